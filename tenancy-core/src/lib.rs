@@ -1,0 +1,49 @@
+//! Tenant identity and context for applications that serve several operating
+//! companies ("entities", tenants) from one deployment and one database.
+//!
+//! This crate has no HTTP and no SQL. It owns:
+//!
+//! - [`TenantId`], the identifier stored in every tenant-scoped row;
+//! - [`TenantContext`], the value that travels with a request or a job;
+//! - a tokio task-local, so code with no request at hand can ask
+//!   [`current`] which tenant it runs for ([`TenantContext::scope`] sets it);
+//! - [`Error`], the shared error type.
+//!
+//! # Example
+//!
+//! ```
+//! use tenancy_core::{TenantContext, TenantId};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let golden_key = TenantContext::new(TenantId::new(1));
+//!
+//! let seen = golden_key
+//!     .scope(async { tenancy_core::current().map(|ctx| ctx.tenant()) })
+//!     .await;
+//! assert_eq!(seen, Ok(TenantId::new(1)));
+//!
+//! // Outside a scope there is no tenant, and asking is an error, not a default.
+//! assert_eq!(tenancy_core::current(), Err(tenancy_core::Error::NoTenant));
+//! # }
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `sea-query` (default): `From<TenantId> for sea_query::Value`.
+//!
+//! # How it fails
+//!
+//! Nothing here panics on bad input: parsing a tenant id returns
+//! [`Error::InvalidTenantId`], and reading the context outside a scope returns
+//! [`Error::NoTenant`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod context;
+mod error;
+mod id;
+
+pub use context::{TenantContext, current, try_current};
+pub use error::{Error, Result};
+pub use id::TenantId;

@@ -1,0 +1,479 @@
+//! The tenant-scoped connection and its transaction.
+
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
+
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, IsolationLevel, QueryResult, Statement, StreamTrait, TransactionError,
+    TransactionOptions, TransactionSession, TransactionTrait,
+};
+use tenancy_core::TenantId;
+use tracing::Instrument;
+
+use crate::{Refusal, TableRegistry, plan::Plan, rewrite};
+
+/// A SeaORM connection that can only reach one tenant's rows.
+///
+/// Every statement, whether SeaORM built it or you wrote it as raw SQL, is
+/// rewritten for the tenant before it is sent, or refused with a
+/// [`Refusal`] (inside the returned [`DbErr`]; see [`Refusal::from_db_err`]).
+/// It implements [`ConnectionTrait`], [`TransactionTrait`] and
+/// [`StreamTrait`], so every SeaORM API takes it where it takes a
+/// `DatabaseConnection`.
+///
+/// There is no way to build one without a tenant, and no way to get the
+/// unscoped connection back out of it.
+///
+/// ```no_run
+/// use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+/// use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = Database::connect("sqlite::memory:").await?;
+/// let registry = TableRegistry::builder().scoped_table("leads").build()?;
+/// let golden_key = TenantConnection::new(db, registry, 1);
+///
+/// // Sees only tenant 1's leads, however the query is written.
+/// let rows = golden_key
+///     .query_all_raw(Statement::from_string(
+///         DbBackend::Sqlite,
+///         "SELECT name FROM leads WHERE status = 'new' OR 1 = 1",
+///     ))
+///     .await?;
+///
+/// // Tables nobody registered are refused before reaching the database.
+/// let err = golden_key
+///     .query_all_raw(Statement::from_string(DbBackend::Sqlite, "SELECT * FROM sqlite_master"))
+///     .await
+///     .unwrap_err();
+/// assert!(matches!(Refusal::from_db_err(&err), Some(Refusal::UnregisteredTable(_))));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TenantConnection<C = DatabaseConnection> {
+    conn: C,
+    scope: Scope,
+}
+
+/// A transaction begun on a [`TenantConnection`]; scoped the same way.
+pub struct TenantTransaction<T = DatabaseTransaction> {
+    txn: T,
+    scope: Scope,
+}
+
+/// What both the connection and its transactions carry.
+#[derive(Clone)]
+struct Scope {
+    registry: TableRegistry,
+    tenant: TenantId,
+}
+
+impl<C> fmt::Debug for TenantConnection<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantConnection")
+            .field("tenant", &self.scope.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for TenantTransaction<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantTransaction")
+            .field("tenant", &self.scope.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> TenantConnection<C> {
+    /// Scopes `conn` to `tenant`, with the tables `registry` knows.
+    pub fn new(conn: C, registry: TableRegistry, tenant: impl Into<TenantId>) -> Self {
+        Self {
+            conn,
+            scope: Scope {
+                registry,
+                tenant: tenant.into(),
+            },
+        }
+    }
+
+    /// Scopes `conn` to the tenant of the enclosing
+    /// [`TenantContext::scope`](tenancy_core::TenantContext::scope).
+    ///
+    /// # Errors
+    ///
+    /// [`tenancy_core::Error::NoTenant`] outside a tenant scope.
+    pub fn from_current(conn: C, registry: TableRegistry) -> Result<Self, tenancy_core::Error> {
+        let ctx = tenancy_core::current()?;
+        Ok(Self::new(conn, registry, ctx.tenant()))
+    }
+
+    /// The tenant this connection is scoped to.
+    pub fn tenant(&self) -> TenantId {
+        self.scope.tenant
+    }
+
+    /// The registry of tables this connection checks against.
+    pub fn registry(&self) -> &TableRegistry {
+        &self.scope.registry
+    }
+}
+
+impl<T> TenantTransaction<T> {
+    /// The tenant this transaction is scoped to.
+    pub fn tenant(&self) -> TenantId {
+        self.scope.tenant
+    }
+}
+
+impl TableRegistry {
+    /// Rewrites `stmt` for `tenant` exactly as a [`TenantConnection`] would
+    /// before sending it: useful to look at the SQL, or to `EXPLAIN` it.
+    ///
+    /// Uses and fills the plan cache.
+    ///
+    /// ```
+    /// use sea_orm::{DbBackend, Statement};
+    /// use tenancy_seaorm::TableRegistry;
+    ///
+    /// let registry = TableRegistry::builder().scoped_table("leads").build().unwrap();
+    /// let stmt = Statement::from_sql_and_values(
+    ///     DbBackend::Postgres,
+    ///     r#"SELECT "name" FROM "leads" WHERE "id" = $1"#,
+    ///     [7.into()],
+    /// );
+    /// let scoped = registry.scope_statement(stmt, 1.into()).unwrap();
+    /// assert_eq!(
+    ///     scoped.sql,
+    ///     r#"SELECT "name" FROM (SELECT * FROM "leads" WHERE "leads"."entity_id" = $2) AS "leads" WHERE "id" = $1"#
+    /// );
+    /// assert_eq!(scoped.values.unwrap().0, vec![7.into(), 1_i64.into()]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`] a connection would return.
+    pub fn scope_statement(&self, stmt: Statement, tenant: TenantId) -> Result<Statement, Refusal> {
+        self.scope_with_kind(stmt, tenant).map(|(stmt, _)| stmt)
+    }
+
+    fn scope_with_kind(
+        &self,
+        stmt: Statement,
+        tenant: TenantId,
+    ) -> Result<(Statement, &'static str), Refusal> {
+        let plan = self.plan(stmt.db_backend, &stmt.sql)?;
+        let scoped = plan.bind(stmt.db_backend, stmt.values, tenant)?;
+        Ok((scoped, plan.kind))
+    }
+
+    fn plan(&self, backend: DbBackend, sql: &str) -> Result<Arc<Plan>, Refusal> {
+        let flavor = rewrite::Flavor::of(backend)?;
+        let cache = &self.inner.cache;
+        if let Some(plan) = cache.get(flavor, sql) {
+            return Ok(plan);
+        }
+        let plan = Arc::new(rewrite::plan(&self.inner, flavor, sql)?);
+        cache.insert(flavor, sql.to_owned(), Arc::clone(&plan));
+        Ok(plan)
+    }
+
+    /// The rewritten SQL for `sql`, bypassing the cache. For inspection and
+    /// for measuring the cost of a cache miss.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`] a connection would return.
+    pub fn rewrite_uncached(&self, backend: DbBackend, sql: &str) -> Result<String, Refusal> {
+        let flavor = rewrite::Flavor::of(backend)?;
+        rewrite::plan(&self.inner, flavor, sql).map(|plan| plan.sql)
+    }
+}
+
+impl Scope {
+    /// Rewrites `stmt`, or logs and returns the refusal. The span carries the
+    /// tenant for whatever the driver logs while running the statement.
+    fn prepare(&self, stmt: Statement) -> Result<(Statement, tracing::Span), DbErr> {
+        match self.registry.scope_with_kind(stmt, self.tenant) {
+            Ok((stmt, kind)) => {
+                let span =
+                    tracing::debug_span!("tenancy.statement", tenant = self.tenant.get(), kind);
+                Ok((stmt, span))
+            }
+            Err(refusal) => {
+                // The reason names tables and constructs, never bound values.
+                tracing::warn!(
+                    tenant = self.tenant.get(),
+                    refusal = refusal.kind(),
+                    reason = %refusal,
+                    "tenancy: statement refused"
+                );
+                Err(refusal.into_db_err())
+            }
+        }
+    }
+
+    fn unprepared(
+        &self,
+        backend: DbBackend,
+        sql: &str,
+    ) -> Result<(Statement, tracing::Span), DbErr> {
+        // No values: the tenant still goes in as a bind parameter, so the
+        // statement is sent prepared.
+        self.prepare(Statement::from_string(backend, sql))
+    }
+}
+
+/// Implements `ConnectionTrait` for a wrapper with fields `$inner` and `scope`.
+macro_rules! scoped_connection_trait {
+    ($ty:ident, $inner:ident, $param:ident) => {
+        #[async_trait::async_trait]
+        impl<$param: ConnectionTrait + Send + Sync> ConnectionTrait for $ty<$param> {
+            fn get_database_backend(&self) -> DbBackend {
+                self.$inner.get_database_backend()
+            }
+
+            async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+                let (stmt, span) = self.scope.prepare(stmt)?;
+                self.$inner.execute_raw(stmt).instrument(span).await
+            }
+
+            async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+                let (stmt, span) = self.scope.unprepared(self.get_database_backend(), sql)?;
+                self.$inner.execute_raw(stmt).instrument(span).await
+            }
+
+            async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+                let (stmt, span) = self.scope.prepare(stmt)?;
+                self.$inner.query_one_raw(stmt).instrument(span).await
+            }
+
+            async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+                let (stmt, span) = self.scope.prepare(stmt)?;
+                self.$inner.query_all_raw(stmt).instrument(span).await
+            }
+
+            fn support_returning(&self) -> bool {
+                self.$inner.support_returning()
+            }
+        }
+
+        impl<$param: StreamTrait> StreamTrait for $ty<$param> {
+            type Stream<'a>
+                = $param::Stream<'a>
+            where
+                Self: 'a;
+
+            fn get_database_backend(&self) -> DbBackend {
+                StreamTrait::get_database_backend(&self.$inner)
+            }
+
+            fn stream_raw<'a>(
+                &'a self,
+                stmt: Statement,
+            ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
+                match self.scope.prepare(stmt) {
+                    Ok((stmt, span)) => Box::pin(self.$inner.stream_raw(stmt).instrument(span)),
+                    Err(err) => Box::pin(async move { Err(err) }),
+                }
+            }
+        }
+    };
+}
+
+scoped_connection_trait!(TenantConnection, conn, C);
+scoped_connection_trait!(TenantTransaction, txn, T);
+
+#[async_trait::async_trait]
+impl<C> TransactionTrait for TenantConnection<C>
+where
+    C: TransactionTrait + Send + Sync,
+    C::Transaction: Sync,
+{
+    type Transaction = TenantTransaction<C::Transaction>;
+
+    async fn begin(&self) -> Result<Self::Transaction, DbErr> {
+        let txn = self.conn.begin().await?;
+        Ok(TenantTransaction {
+            txn,
+            scope: self.scope.clone(),
+        })
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<Self::Transaction, DbErr> {
+        let txn = self
+            .conn
+            .begin_with_config(isolation_level, access_mode)
+            .await?;
+        Ok(TenantTransaction {
+            txn,
+            scope: self.scope.clone(),
+        })
+    }
+
+    async fn begin_with_options(
+        &self,
+        options: TransactionOptions,
+    ) -> Result<Self::Transaction, DbErr> {
+        let txn = self.conn.begin_with_options(options).await?;
+        Ok(TenantTransaction {
+            txn,
+            scope: self.scope.clone(),
+        })
+    }
+
+    async fn transaction<F, R, E>(&self, callback: F) -> Result<R, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c Self::Transaction,
+            ) -> Pin<Box<dyn Future<Output = Result<R, E>> + Send + 'c>>
+            + Send,
+        R: Send,
+        E: fmt::Display + fmt::Debug + Send,
+    {
+        let txn = self.begin().await.map_err(TransactionError::Connection)?;
+        txn.run(callback).await
+    }
+
+    async fn transaction_with_config<F, R, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<R, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c Self::Transaction,
+            ) -> Pin<Box<dyn Future<Output = Result<R, E>> + Send + 'c>>
+            + Send,
+        R: Send,
+        E: fmt::Display + fmt::Debug + Send,
+    {
+        let txn = self
+            .begin_with_config(isolation_level, access_mode)
+            .await
+            .map_err(TransactionError::Connection)?;
+        txn.run(callback).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<T> TransactionTrait for TenantTransaction<T>
+where
+    T: TransactionTrait<Transaction = T> + ConnectionTrait + TransactionSession + Send + Sync,
+{
+    type Transaction = TenantTransaction<T>;
+
+    async fn begin(&self) -> Result<Self::Transaction, DbErr> {
+        let txn = self.txn.begin().await?;
+        Ok(TenantTransaction {
+            txn,
+            scope: self.scope.clone(),
+        })
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<Self::Transaction, DbErr> {
+        let txn = self
+            .txn
+            .begin_with_config(isolation_level, access_mode)
+            .await?;
+        Ok(TenantTransaction {
+            txn,
+            scope: self.scope.clone(),
+        })
+    }
+
+    async fn begin_with_options(
+        &self,
+        options: TransactionOptions,
+    ) -> Result<Self::Transaction, DbErr> {
+        let txn = self.txn.begin_with_options(options).await?;
+        Ok(TenantTransaction {
+            txn,
+            scope: self.scope.clone(),
+        })
+    }
+
+    async fn transaction<F, R, E>(&self, callback: F) -> Result<R, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c Self::Transaction,
+            ) -> Pin<Box<dyn Future<Output = Result<R, E>> + Send + 'c>>
+            + Send,
+        R: Send,
+        E: fmt::Display + fmt::Debug + Send,
+    {
+        let txn = self.begin().await.map_err(TransactionError::Connection)?;
+        txn.run(callback).await
+    }
+
+    async fn transaction_with_config<F, R, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<R, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c Self::Transaction,
+            ) -> Pin<Box<dyn Future<Output = Result<R, E>> + Send + 'c>>
+            + Send,
+        R: Send,
+        E: fmt::Display + fmt::Debug + Send,
+    {
+        let txn = self
+            .begin_with_config(isolation_level, access_mode)
+            .await
+            .map_err(TransactionError::Connection)?;
+        txn.run(callback).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: TransactionSession + Send> TransactionSession for TenantTransaction<T> {
+    async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl<T: TransactionSession + Send + Sync> TenantTransaction<T> {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        TransactionSession::commit(self).await
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        TransactionSession::rollback(self).await
+    }
+
+    /// Runs `callback`, then commits on `Ok` and rolls back on `Err`.
+    async fn run<F, R, E>(self, callback: F) -> Result<R, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(&'c Self) -> Pin<Box<dyn Future<Output = Result<R, E>> + Send + 'c>>
+            + Send,
+        R: Send,
+        E: fmt::Display + fmt::Debug + Send,
+    {
+        let result = callback(&self).await.map_err(TransactionError::Transaction);
+        if result.is_ok() {
+            self.commit().await.map_err(TransactionError::Connection)?;
+        } else {
+            self.rollback()
+                .await
+                .map_err(TransactionError::Connection)?;
+        }
+        result
+    }
+}

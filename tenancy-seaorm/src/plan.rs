@@ -1,0 +1,151 @@
+//! Rewritten statements, cached by their text.
+//!
+//! A plan does not depend on the tenant: the tenant is a bind parameter, so
+//! one plan serves every tenant and the hot path is a cache lookup plus
+//! pushing one value.
+
+use std::sync::Arc;
+
+use sea_orm::{DbBackend, Statement, Value, Values};
+use tenancy_core::TenantId;
+
+use crate::{Refusal, rewrite::Flavor};
+
+/// Where each parameter of the rewritten SQL comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Params {
+    /// The caller's values in order, then the tenant (numbered placeholders:
+    /// `$n` on PostgreSQL, `?n` on SQLite).
+    AppendTenant,
+    /// Positional `?` placeholders (MySQL): slot `i` takes the caller's value
+    /// `Some(k)` (0-based) or the tenant (`None`).
+    Positional(Vec<Option<usize>>),
+}
+
+/// A value the caller supplied for the tenant column; it must equal the
+/// connection's tenant or the statement is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TenantCheck {
+    /// The caller's value at this 0-based index.
+    Param(usize),
+    /// A literal written in the SQL.
+    Literal(i64),
+}
+
+/// A statement rewritten for its tenant, ready to bind.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) sql: String,
+    pub(crate) params: Params,
+    /// How many values the caller must bind.
+    pub(crate) expected_values: usize,
+    pub(crate) checks: Vec<TenantCheck>,
+    /// The target table and column of the checks, for the refusal message.
+    pub(crate) checked_column: Option<(String, String)>,
+    /// `select`, `insert`, `update` or `delete`, for tracing.
+    pub(crate) kind: &'static str,
+}
+
+impl Plan {
+    /// Binds the caller's values and the tenant into a runnable statement.
+    pub(crate) fn bind(
+        &self,
+        backend: DbBackend,
+        values: Option<Values>,
+        tenant: TenantId,
+    ) -> Result<Statement, Refusal> {
+        let values = values.map(|v| v.0).unwrap_or_default();
+        if values.len() != self.expected_values {
+            return Err(Refusal::Parameters {
+                placeholders: self.expected_values,
+                values: values.len(),
+            });
+        }
+        for check in &self.checks {
+            let ok = match check {
+                TenantCheck::Param(i) => values.get(*i).and_then(as_i64) == Some(tenant.get()),
+                TenantCheck::Literal(v) => *v == tenant.get(),
+            };
+            if !ok {
+                let (table, column) = self.checked_column.clone().unwrap_or_default();
+                return Err(Refusal::ForeignTenant { table, column });
+            }
+        }
+        let values =
+            match &self.params {
+                Params::AppendTenant => {
+                    let mut values = values;
+                    values.push(tenant.into());
+                    values
+                }
+                Params::Positional(slots) => {
+                    let mut given: Vec<Option<Value>> = values.into_iter().map(Some).collect();
+                    slots
+                        .iter()
+                        .map(|slot| match slot {
+                            // Each caller value fills exactly one slot: `take` is
+                            // enough, and a second use would be a planning bug
+                            // that we turn into a refusal rather than a panic.
+                            Some(k) => given.get_mut(*k).and_then(Option::take).ok_or(
+                                Refusal::Parameters {
+                                    placeholders: slots.len(),
+                                    values: self.expected_values,
+                                },
+                            ),
+                            None => Ok(tenant.into()),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
+        Ok(Statement {
+            sql: self.sql.clone(),
+            values: Some(Values(values)),
+            db_backend: backend,
+        })
+    }
+}
+
+/// An integer value, whatever width the caller bound it with.
+fn as_i64(value: &Value) -> Option<i64> {
+    match value {
+        Value::TinyInt(Some(v)) => Some(i64::from(*v)),
+        Value::SmallInt(Some(v)) => Some(i64::from(*v)),
+        Value::Int(Some(v)) => Some(i64::from(*v)),
+        Value::BigInt(Some(v)) => Some(*v),
+        Value::TinyUnsigned(Some(v)) => Some(i64::from(*v)),
+        Value::SmallUnsigned(Some(v)) => Some(i64::from(*v)),
+        Value::Unsigned(Some(v)) => Some(i64::from(*v)),
+        Value::BigUnsigned(Some(v)) => i64::try_from(*v).ok(),
+        _ => None,
+    }
+}
+
+/// Plans keyed by SQL text, one map per backend (the same text means
+/// different things to different parsers).
+pub(crate) struct PlanCache {
+    caches: [quick_cache::sync::Cache<String, Arc<Plan>>; 3],
+}
+
+impl PlanCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            caches: std::array::from_fn(|_| quick_cache::sync::Cache::new(capacity)),
+        }
+    }
+
+    fn slot(&self, backend: Flavor) -> &quick_cache::sync::Cache<String, Arc<Plan>> {
+        &self.caches[backend.index()]
+    }
+
+    pub(crate) fn get(&self, backend: Flavor, sql: &str) -> Option<Arc<Plan>> {
+        self.slot(backend).get(sql)
+    }
+
+    pub(crate) fn insert(&self, backend: Flavor, sql: String, plan: Arc<Plan>) {
+        self.slot(backend).insert(sql, plan);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.caches.iter().map(|c| c.len()).sum()
+    }
+}

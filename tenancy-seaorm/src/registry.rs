@@ -1,0 +1,379 @@
+//! Which tables a tenant connection may touch, and how.
+//!
+//! The registry is the allowlist behind "fail closed": a table is either
+//! tenant-scoped (every row carries the tenant in a column), global (shared by
+//! all tenants, read-only unless said otherwise), or refused.
+
+use std::{collections::HashMap, fmt, sync::Arc};
+
+use sea_orm::{EntityTrait, Iterable};
+use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+
+use crate::{plan::PlanCache, rewrite::Flavor};
+
+/// The tenant column used when a table does not name its own.
+pub const DEFAULT_TENANT_COLUMN: &str = "entity_id";
+
+/// How a registered table is treated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableRule {
+    /// Every row belongs to one tenant, named by `column`.
+    Scoped {
+        /// The tenant column.
+        column: String,
+    },
+    /// Shared by all tenants.
+    Global {
+        /// Whether a tenant connection may write to it.
+        writable: bool,
+    },
+}
+
+/// Errors building a [`TableRegistry`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The same table was registered twice.
+    #[error("table `{0}` is registered twice")]
+    Duplicate(String),
+    /// An entity was registered with a tenant column it does not have.
+    #[error("entity `{table}` has no column `{column}` to scope by")]
+    MissingColumn {
+        /// The entity's table.
+        table: String,
+        /// The column asked for.
+        column: String,
+    },
+    /// A table or column name was empty.
+    #[error("empty table or column name")]
+    EmptyName,
+}
+
+/// The tables a [`TenantConnection`](crate::TenantConnection) knows, with the
+/// cache of rewritten statements that goes with them.
+///
+/// Cheap to clone (an `Arc`); build it once at start-up and share it.
+///
+/// ```
+/// use tenancy_seaorm::{TableRegistry, TableRule};
+///
+/// let registry = TableRegistry::builder()
+///     .scoped_table("leads")                  // tenant column `entity_id`
+///     .scoped_table_by("calls", "company_id") // a table with its own column
+///     .global_table("countries")              // shared, read-only
+///     .build()
+///     .unwrap();
+///
+/// assert!(matches!(registry.rule("leads"), Some(TableRule::Scoped { .. })));
+/// assert_eq!(registry.rule("secrets"), None);
+/// ```
+#[derive(Clone)]
+pub struct TableRegistry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// Keyed by the table name as the database stores it.
+    tables: HashMap<String, TableRule>,
+    /// The same, keyed by lowercase name, for backends that ignore case.
+    tables_folded: HashMap<String, TableRule>,
+    /// Schema qualifiers that may prefix a registered name.
+    schemas: Vec<String>,
+    pub(crate) cache: PlanCache,
+}
+
+impl fmt::Debug for TableRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut tables: Vec<_> = self.inner.tables.iter().collect();
+        tables.sort_by(|a, b| a.0.cmp(b.0));
+        f.debug_struct("TableRegistry")
+            .field("tables", &tables)
+            .field("schemas", &self.inner.schemas)
+            .field("cached_plans", &self.inner.cache.len())
+            .finish()
+    }
+}
+
+impl TableRegistry {
+    /// Starts a registry.
+    pub fn builder() -> TableRegistryBuilder {
+        TableRegistryBuilder::default()
+    }
+
+    /// The rule for a table, by the name the database stores it under.
+    pub fn rule(&self, table: &str) -> Option<&TableRule> {
+        self.inner.tables.get(table)
+    }
+}
+
+impl Inner {
+    /// Looks up a table reference as written in SQL, following the backend's
+    /// rules for case. `None` means refused.
+    pub(crate) fn lookup(
+        &self,
+        backend: Flavor,
+        name: &ObjectName,
+    ) -> Option<(String, &TableRule)> {
+        let parts: Vec<&Ident> = name
+            .0
+            .iter()
+            .map(|part| match part {
+                ObjectNamePart::Identifier(ident) => Some(ident),
+                ObjectNamePart::Function(_) => None,
+            })
+            .collect::<Option<_>>()?;
+        let (table, qualifier) = match parts.as_slice() {
+            [table] => (*table, None),
+            [schema, table] => (*table, Some(*schema)),
+            _ => return None,
+        };
+        if let Some(schema) = qualifier {
+            let schema = normalize(backend, schema);
+            if !self.schemas.iter().any(|s| fold_eq(backend, s, &schema)) {
+                return None;
+            }
+        }
+        let table = normalize(backend, table);
+        let rule = match backend {
+            Flavor::Sqlite => self.tables_folded.get(&table.to_lowercase()),
+            _ => self.tables.get(&table),
+        }?;
+        Some((table, rule))
+    }
+}
+
+/// The name an identifier denotes on `backend`: PostgreSQL folds unquoted
+/// names to lowercase, SQLite ignores case (we fold), MySQL on Linux keeps
+/// table names as written.
+pub(crate) fn normalize(backend: Flavor, ident: &Ident) -> String {
+    match (backend, ident.quote_style) {
+        (Flavor::Postgres, None) | (Flavor::Sqlite, _) => ident.value.to_lowercase(),
+        _ => ident.value.clone(),
+    }
+}
+
+fn fold_eq(backend: Flavor, registered: &str, written: &str) -> bool {
+    match backend {
+        Flavor::Sqlite => registered.eq_ignore_ascii_case(written),
+        _ => registered == written,
+    }
+}
+
+/// Builds a [`TableRegistry`]; see [`TableRegistry::builder`].
+#[derive(Debug)]
+pub struct TableRegistryBuilder {
+    tables: Vec<(String, TableRule)>,
+    schemas: Vec<String>,
+    errors: Vec<RegistryError>,
+    cache_capacity: usize,
+}
+
+impl Default for TableRegistryBuilder {
+    fn default() -> Self {
+        Self {
+            tables: Vec::new(),
+            schemas: vec!["public".into(), "main".into()],
+            errors: Vec::new(),
+            cache_capacity: 4096,
+        }
+    }
+}
+
+impl TableRegistryBuilder {
+    /// Scopes a SeaORM entity's table by its `entity_id` column.
+    pub fn scoped<E: EntityTrait + Default>(self) -> Self {
+        self.scoped_by::<E>(DEFAULT_TENANT_COLUMN)
+    }
+
+    /// Scopes a SeaORM entity's table by `column`, which the entity must have.
+    pub fn scoped_by<E: EntityTrait + Default>(mut self, column: &str) -> Self {
+        let entity = E::default();
+        let table = entity.table_name().to_owned();
+        let has_column = E::Column::iter().any(|c| {
+            use sea_orm::IdenStatic;
+            c.as_str() == column
+        });
+        if !has_column {
+            self.errors.push(RegistryError::MissingColumn {
+                table: table.clone(),
+                column: column.to_owned(),
+            });
+        }
+        if let Some(schema) = entity.schema_name() {
+            self = self.schema(schema);
+        }
+        self.push(
+            table,
+            TableRule::Scoped {
+                column: column.to_owned(),
+            },
+        )
+    }
+
+    /// Scopes a table that has no SeaORM entity, by its `entity_id` column.
+    pub fn scoped_table(self, table: impl Into<String>) -> Self {
+        self.scoped_table_by(table, DEFAULT_TENANT_COLUMN)
+    }
+
+    /// Scopes a table that has no SeaORM entity, by `column`.
+    pub fn scoped_table_by(self, table: impl Into<String>, column: impl Into<String>) -> Self {
+        let column = column.into();
+        self.push(table.into(), TableRule::Scoped { column })
+    }
+
+    /// Registers a table shared by all tenants, readable but not writable
+    /// through a tenant connection.
+    pub fn global_table(self, table: impl Into<String>) -> Self {
+        self.push(table.into(), TableRule::Global { writable: false })
+    }
+
+    /// Registers a table shared by all tenants that tenant connections may
+    /// also write. Every tenant can then change rows every tenant sees: use it
+    /// for things like an append-only event log, not for tenant data.
+    pub fn global_table_writable(self, table: impl Into<String>) -> Self {
+        self.push(table.into(), TableRule::Global { writable: true })
+    }
+
+    /// Allows `schema.table` references to registered tables in `schema`
+    /// (`public` and `main` are allowed from the start). A qualifier not in
+    /// this list is refused, so `pg_catalog.anything` never matches.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        let schema = schema.into();
+        if !self.schemas.contains(&schema) {
+            self.schemas.push(schema);
+        }
+        self
+    }
+
+    /// How many rewritten statements to keep (default 4096). The cache is
+    /// keyed by SQL text, which does not depend on the tenant.
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity.max(1);
+        self
+    }
+
+    fn push(mut self, table: String, rule: TableRule) -> Self {
+        let empty_column = matches!(&rule, TableRule::Scoped { column } if column.is_empty());
+        if table.is_empty() || empty_column {
+            self.errors.push(RegistryError::EmptyName);
+        }
+        self.tables.push((table, rule));
+        self
+    }
+
+    /// Checks the registrations and builds the registry.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found: a table registered twice (names that differ
+    /// only in case count as the same, since SQLite can't tell them apart),
+    /// an entity without the tenant column, or an empty name.
+    pub fn build(self) -> Result<TableRegistry, RegistryError> {
+        if let Some(err) = self.errors.into_iter().next() {
+            return Err(err);
+        }
+        let mut tables = HashMap::new();
+        let mut tables_folded = HashMap::new();
+        for (table, rule) in self.tables {
+            if tables_folded
+                .insert(table.to_lowercase(), rule.clone())
+                .is_some()
+            {
+                return Err(RegistryError::Duplicate(table));
+            }
+            tables.insert(table, rule);
+        }
+        Ok(TableRegistry {
+            inner: Arc::new(Inner {
+                tables,
+                tables_folded,
+                schemas: self.schemas,
+                cache: PlanCache::new(self.cache_capacity),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(sql_parts: &[(&str, Option<char>)]) -> ObjectName {
+        ObjectName(
+            sql_parts
+                .iter()
+                .map(|(v, q)| {
+                    ObjectNamePart::Identifier(match q {
+                        Some(q) => Ident::with_quote(*q, *v),
+                        None => Ident::new(*v),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn case_follows_the_backend() {
+        let r = TableRegistry::builder()
+            .scoped_table("leads")
+            .build()
+            .unwrap();
+        let r = &r.inner;
+        // PostgreSQL: unquoted folds, quoted is exact.
+        assert!(
+            r.lookup(Flavor::Postgres, &name(&[("LEADS", None)]))
+                .is_some()
+        );
+        assert!(
+            r.lookup(Flavor::Postgres, &name(&[("Leads", Some('"'))]))
+                .is_none()
+        );
+        // MySQL on Linux: exact.
+        assert!(r.lookup(Flavor::MySql, &name(&[("LEADS", None)])).is_none());
+        assert!(
+            r.lookup(Flavor::MySql, &name(&[("leads", Some('`'))]))
+                .is_some()
+        );
+        // SQLite: case-insensitive.
+        assert!(
+            r.lookup(Flavor::Sqlite, &name(&[("Leads", Some('"'))]))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn schema_qualifiers_are_allowlisted() {
+        let r = TableRegistry::builder()
+            .scoped_table("leads")
+            .build()
+            .unwrap();
+        let r = &r.inner;
+        let pg = Flavor::Postgres;
+        assert!(
+            r.lookup(pg, &name(&[("public", None), ("leads", None)]))
+                .is_some()
+        );
+        assert!(
+            r.lookup(pg, &name(&[("pg_catalog", None), ("leads", None)]))
+                .is_none()
+        );
+        assert!(
+            r.lookup(pg, &name(&[("a", None), ("b", None), ("leads", None)]))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn duplicates_and_empty_names_are_errors() {
+        let dup = TableRegistry::builder()
+            .scoped_table("leads")
+            .global_table("Leads")
+            .build();
+        assert_eq!(dup.unwrap_err(), RegistryError::Duplicate("Leads".into()));
+        let empty = TableRegistry::builder()
+            .scoped_table_by("leads", "")
+            .build();
+        assert_eq!(empty.unwrap_err(), RegistryError::EmptyName);
+    }
+}

@@ -1,0 +1,498 @@
+//! Writes.
+//!
+//! - INSERT: the tenant column is added with the tenant's value; a value the
+//!   caller gives for it must be a placeholder or literal equal to the tenant
+//!   (checked each time the statement runs); `INSERT ... SELECT` has its
+//!   SELECT scoped.
+//! - UPDATE and DELETE: every target gets `AND target.col = <tenant>` after
+//!   the caller's whole condition (in parentheses, so an `OR` can't widen it);
+//!   the tenant column can only be "set" to the tenant itself.
+//! - Upserts: `ON CONFLICT DO UPDATE` gets `WHERE table.col = <tenant>`, so a
+//!   conflict with another tenant's row changes nothing; MySQL's `ON
+//!   DUPLICATE KEY UPDATE` has no WHERE, so each assignment becomes
+//!   `c = IF(table.col = <tenant>, new, c)`. `REPLACE` and `INSERT OR
+//!   REPLACE` delete the conflicting row, whoever owns it, and are refused.
+
+use sqlparser::ast::{
+    Assignment, AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, Insert, ObjectName,
+    ObjectNamePart, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, SqliteOnConflict,
+    TableFactor, TableObject, TableWithJoins, Update, UpdateTableFromKind,
+};
+
+use super::{Flavor, Rewriter, query::Scope};
+use crate::{Refusal, registry::TableRule};
+
+/// What a write target is.
+enum Target {
+    /// A scoped table, with its tenant column.
+    Scoped { table: String, column: String },
+    /// A global table tenants may write.
+    Writable,
+}
+
+impl Rewriter<'_> {
+    fn target(&self, name: &ObjectName) -> Result<Target, Refusal> {
+        match self.registry.lookup(self.backend, name) {
+            Some((table, TableRule::Scoped { column })) => Ok(Target::Scoped {
+                table,
+                column: column.clone(),
+            }),
+            Some((_, TableRule::Global { writable: true })) => Ok(Target::Writable),
+            Some((table, TableRule::Global { writable: false })) => {
+                Err(Refusal::GlobalTableWrite(table))
+            }
+            None => Err(Refusal::UnregisteredTable(name.to_string())),
+        }
+    }
+
+    pub(super) fn insert(&mut self, insert: &mut Insert) -> Result<(), Refusal> {
+        if insert.replace_into || matches!(insert.or, Some(SqliteOnConflict::Replace)) {
+            return Err(Refusal::Construct(
+                "REPLACE / INSERT OR REPLACE (it deletes the conflicting row, whoever owns it)"
+                    .into(),
+            ));
+        }
+        if insert.overwrite
+            || insert.partitioned.is_some()
+            || insert.by_name
+            || !insert.assignments.is_empty()
+            || insert.insert_alias.is_some()
+            || insert.output.is_some()
+            || insert.settings.is_some()
+            || insert.format_clause.is_some()
+            || insert.multi_table_insert_type.is_some()
+            || !insert.multi_table_into_clauses.is_empty()
+            || !insert.multi_table_when_clauses.is_empty()
+            || insert.multi_table_else_clause.is_some()
+        {
+            return Err(Refusal::Construct("this form of INSERT".into()));
+        }
+        let TableObject::TableName(name) = &insert.table else {
+            return Err(Refusal::Construct("INSERT into a table function".into()));
+        };
+        let name = name.clone();
+        let scope = Scope::default();
+        let target = self.target(&name)?;
+
+        // The existing row in an upsert is named by the alias, else the table.
+        let existing = match &insert.table_alias {
+            Some(alias) => ObjectName(vec![ObjectNamePart::Identifier(alias.alias.clone())]),
+            None => name.clone(),
+        };
+
+        match &target {
+            Target::Writable => {
+                if let Some(source) = &mut insert.source {
+                    self.query(source, &scope)?;
+                }
+            }
+            Target::Scoped { table, column } => {
+                let position = insert
+                    .columns
+                    .iter()
+                    .position(|c| self.is_column(c, column));
+                match (&mut insert.source, position) {
+                    // INSERT ... DEFAULT VALUES
+                    (None, _) if insert.columns.is_empty() => {
+                        insert
+                            .columns
+                            .push(ObjectName(vec![ObjectNamePart::Identifier(
+                                self.ident(column),
+                            )]));
+                        insert.source = Some(Box::new(self.values_row(vec![self.tenant_value()])?));
+                    }
+                    (None, _) => return Err(Refusal::Construct("INSERT without values".into())),
+                    (Some(_), _) if insert.columns.is_empty() => {
+                        return Err(Refusal::Construct(
+                            "INSERT without a column list (the tenant column's position is unknown)".into(),
+                        ));
+                    }
+                    (Some(source), Some(i)) => {
+                        let rows = plain_values(source).ok_or_else(|| Refusal::TenantColumn {
+                            table: table.clone(),
+                            column: column.clone(),
+                        })?;
+                        for row in rows.iter() {
+                            let value = row.content.get(i).ok_or_else(|| {
+                                Refusal::Construct("a VALUES row of the wrong length".into())
+                            })?;
+                            self.check_tenant_value(table, column, value)?;
+                        }
+                        self.query(source, &scope)?;
+                    }
+                    (Some(source), None) => {
+                        insert
+                            .columns
+                            .push(ObjectName(vec![ObjectNamePart::Identifier(
+                                self.ident(column),
+                            )]));
+                        let tenant = self.tenant_value();
+                        match plain_values(source) {
+                            Some(rows) => {
+                                for row in rows.iter_mut() {
+                                    row.content.push(tenant.clone());
+                                }
+                                self.query(source, &scope)?;
+                            }
+                            None => {
+                                self.query(source, &scope)?;
+                                self.append_tenant_column(source)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        match &mut insert.on {
+            None => {}
+            Some(OnInsert::OnConflict(conflict)) => match &mut conflict.action {
+                OnConflictAction::DoNothing => {}
+                OnConflictAction::DoUpdate(update) => {
+                    self.assignments(&mut update.assignments, &target, &scope)?;
+                    if let Target::Scoped { column, .. } = &target {
+                        if let Some(selection) = &mut update.selection {
+                            self.nested(selection, &scope)?;
+                        }
+                        let guard = self.tenant_predicate(&existing, column);
+                        update.selection = Some(and(update.selection.take(), guard));
+                    }
+                }
+            },
+            Some(OnInsert::DuplicateKeyUpdate(assignments)) => {
+                self.assignments(assignments, &target, &scope)?;
+                if let Target::Scoped { column, .. } = &target {
+                    for assignment in assignments.iter_mut() {
+                        let AssignmentTarget::ColumnName(col) = &assignment.target else {
+                            return Err(Refusal::Construct(
+                                "a tuple assignment in an upsert".into(),
+                            ));
+                        };
+                        let mut current = existing.0.clone();
+                        current.extend(col.0.last().cloned());
+                        let keep = Expr::CompoundIdentifier(
+                            current
+                                .into_iter()
+                                .filter_map(|p| match p {
+                                    ObjectNamePart::Identifier(i) => Some(i),
+                                    ObjectNamePart::Function(_) => None,
+                                })
+                                .collect(),
+                        );
+                        let new = std::mem::replace(
+                            &mut assignment.value,
+                            Expr::Value(sqlparser::ast::Value::Null.with_empty_span()),
+                        );
+                        assignment.value =
+                            if_expr(self.tenant_predicate(&existing, column), new, keep);
+                    }
+                }
+            }
+            Some(_) => return Err(Refusal::Construct("this ON clause".into())),
+        }
+
+        if let Some(returning) = &mut insert.returning {
+            self.nested(returning, &scope)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn update(&mut self, update: &mut Update) -> Result<(), Refusal> {
+        if matches!(update.or, Some(SqliteOnConflict::Replace)) {
+            return Err(Refusal::Construct(
+                "UPDATE OR REPLACE (it deletes the conflicting row, whoever owns it)".into(),
+            ));
+        }
+        if update.output.is_some() || update.settings.is_some() || update.on_cluster.is_some() {
+            return Err(Refusal::Construct("this form of UPDATE".into()));
+        }
+        let scope = Scope::default();
+        let mut guards = Vec::new();
+        let targets = self.write_targets(
+            std::slice::from_mut(&mut update.table),
+            &scope,
+            true,
+            &mut guards,
+        )?;
+        let target = match targets.as_slice() {
+            [one] => one,
+            _ => &Target::Writable,
+        };
+        if targets.len() > 1 {
+            // Several targets (MySQL multi-table UPDATE): an assignment to any
+            // tenant column must still be the tenant.
+            for t in &targets {
+                self.assignments(&mut update.assignments, t, &scope)?;
+            }
+        } else {
+            self.assignments(&mut update.assignments, target, &scope)?;
+        }
+        match &mut update.from {
+            Some(UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from)) => {
+                for item in from.iter_mut() {
+                    self.from_item(item, &scope)?;
+                }
+            }
+            None => {}
+        }
+        if let Some(selection) = &mut update.selection {
+            self.nested(selection, &scope)?;
+        }
+        if let Some(guard) = all(guards) {
+            update.selection = Some(and(update.selection.take(), guard));
+        }
+        if let Some(returning) = &mut update.returning {
+            self.nested(returning, &scope)?;
+        }
+        self.nested(&mut update.order_by, &scope)?;
+        if let Some(limit) = &mut update.limit {
+            self.nested(limit, &scope)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn delete(&mut self, delete: &mut Delete) -> Result<(), Refusal> {
+        if delete.output.is_some() || delete.settings.is_some() || delete.on_cluster.is_some() {
+            return Err(Refusal::Construct("this form of DELETE".into()));
+        }
+        let scope = Scope::default();
+        let mut guards = Vec::new();
+        let from = match &mut delete.from {
+            FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from) => from,
+        };
+        // Without USING, the FROM list holds the targets. With USING, PostgreSQL
+        // reads the USING tables and MySQL names targets in FROM and joins in
+        // USING; either way every plain table there gets the tenant guard, and
+        // only the FROM list may hold a target.
+        self.write_targets(from, &scope, true, &mut guards)?;
+        if let Some(using) = &mut delete.using {
+            self.write_targets(using, &scope, false, &mut guards)?;
+        }
+        for table in &delete.tables {
+            // MySQL `DELETE a FROM a JOIN b`: the named targets must be tables
+            // we guard (or writable globals); an alias resolves to its table,
+            // which write_targets already checked.
+            if self.registry.lookup(self.backend, table).is_some() {
+                self.target(table)?;
+            }
+        }
+        if let Some(selection) = &mut delete.selection {
+            self.nested(selection, &scope)?;
+        }
+        if let Some(guard) = all(guards) {
+            delete.selection = Some(and(delete.selection.take(), guard));
+        }
+        if let Some(returning) = &mut delete.returning {
+            self.nested(returning, &scope)?;
+        }
+        self.nested(&mut delete.order_by, &scope)?;
+        if let Some(limit) = &mut delete.limit {
+            self.nested(limit, &scope)?;
+        }
+        Ok(())
+    }
+
+    /// The tables of an UPDATE or DELETE: each plain table gets a guard in
+    /// WHERE; joins must be inner (a guard in WHERE on the nullable side of
+    /// an outer join would change the statement's meaning). Subqueries in
+    /// the list are scoped as reads. `may_target` says whether these tables
+    /// can be written (so read-only globals are refused).
+    fn write_targets(
+        &mut self,
+        items: &mut [TableWithJoins],
+        scope: &Scope,
+        may_target: bool,
+        guards: &mut Vec<Expr>,
+    ) -> Result<Vec<Target>, Refusal> {
+        let mut targets = Vec::new();
+        for item in items.iter_mut() {
+            for join in &item.joins {
+                use sqlparser::ast::JoinOperator as J;
+                match &join.join_operator {
+                    J::Join(_) | J::Inner(_) | J::CrossJoin(_) | J::StraightJoin(_) => {}
+                    _ => {
+                        return Err(Refusal::Construct(
+                            "an outer join in a multi-table UPDATE or DELETE".into(),
+                        ));
+                    }
+                }
+            }
+            let factors = std::iter::once(&mut item.relation)
+                .chain(item.joins.iter_mut().map(|j| &mut j.relation));
+            for factor in factors {
+                match factor {
+                    TableFactor::Table {
+                        name,
+                        alias,
+                        args: None,
+                        version: None,
+                        ..
+                    } => {
+                        let qualifier = match alias {
+                            Some(a) => ObjectName(vec![ObjectNamePart::Identifier(a.name.clone())]),
+                            None => name.clone(),
+                        };
+                        let target = match self.target(name) {
+                            Ok(t) => t,
+                            Err(Refusal::GlobalTableWrite(_)) if !may_target => continue,
+                            Err(e) => return Err(e),
+                        };
+                        if let Target::Scoped { column, .. } = &target {
+                            guards.push(self.tenant_predicate(&qualifier, column));
+                        }
+                        targets.push(target);
+                    }
+                    TableFactor::Derived { subquery, .. } => self.query(subquery, scope)?,
+                    _ => {
+                        return Err(Refusal::Construct(
+                            "this table in an UPDATE or DELETE".into(),
+                        ));
+                    }
+                }
+            }
+            for join in &mut item.joins {
+                self.nested(&mut join.join_operator, scope)?;
+            }
+        }
+        Ok(targets)
+    }
+
+    /// Scopes the values of SET assignments and checks any that set the
+    /// tenant column.
+    fn assignments(
+        &mut self,
+        assignments: &mut [Assignment],
+        target: &Target,
+        scope: &Scope,
+    ) -> Result<(), Refusal> {
+        for assignment in assignments.iter_mut() {
+            self.nested(&mut assignment.value, scope)?;
+            let Target::Scoped { table, column } = target else {
+                continue;
+            };
+            match &assignment.target {
+                AssignmentTarget::ColumnName(name) if self.is_column(name, column) => {
+                    self.check_tenant_value(table, column, &assignment.value)?;
+                }
+                AssignmentTarget::ColumnName(_) => {}
+                AssignmentTarget::Tuple(names) => {
+                    if names.iter().any(|n| self.is_column(n, column)) {
+                        return Err(Refusal::TenantColumn {
+                            table: table.clone(),
+                            column: column.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a (possibly qualified) column name is `column`.
+    fn is_column(&self, name: &ObjectName, column: &str) -> bool {
+        match name.0.last() {
+            Some(ObjectNamePart::Identifier(ident)) => match (self.backend, ident.quote_style) {
+                // PostgreSQL keeps quoted names' case; column names are
+                // case-insensitive on MySQL and SQLite.
+                (Flavor::Postgres, Some(_)) => ident.value == column,
+                _ => ident.value.eq_ignore_ascii_case(column),
+            },
+            _ => false,
+        }
+    }
+
+    fn values_row(&self, row: Vec<Expr>) -> Result<Query, Refusal> {
+        let dialect = super::dialect(self.backend);
+        let mut query = sqlparser::parser::Parser::new(dialect)
+            .try_with_sql("VALUES (1)")
+            .and_then(|mut p| p.parse_query())
+            .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+        if let SetExpr::Values(values) = &mut *query.body {
+            values.rows = vec![sqlparser::ast::Parens::with_empty_span(row)];
+        }
+        Ok(*query)
+    }
+
+    /// `INSERT ... SELECT` without the tenant column: the SELECT gets the
+    /// tenant as one more output column. A plain SELECT takes it in its list;
+    /// a UNION and the like is wrapped as `SELECT s.*, <tenant> FROM (...) s`.
+    fn append_tenant_column(&self, source: &mut Query) -> Result<(), Refusal> {
+        let item = SelectItem::UnnamedExpr(self.tenant_value());
+        if let SetExpr::Select(select) = &mut *source.body {
+            select.projection.push(item);
+            return Ok(());
+        }
+        let dialect = super::dialect(self.backend);
+        let alias = self.ident("tenancy_source");
+        let sql = format!("SELECT {alias}.* FROM (SELECT 1) AS {alias}");
+        let mut wrapper = sqlparser::parser::Parser::new(dialect)
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_query())
+            .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+        let SetExpr::Select(select) = &mut *wrapper.body else {
+            return Err(Refusal::Construct("INSERT ... SELECT wrapper".into()));
+        };
+        select.projection.push(item);
+        let original = std::mem::replace(source, *wrapper);
+        let SetExpr::Select(select) = &mut *source.body else {
+            return Err(Refusal::Construct("INSERT ... SELECT wrapper".into()));
+        };
+        if let TableFactor::Derived { subquery, .. } = &mut select.from[0].relation {
+            **subquery = original;
+        }
+        Ok(())
+    }
+}
+
+/// The rows of `VALUES (...), (...)` when that is all the source is.
+fn plain_values(source: &mut Query) -> Option<&mut Vec<sqlparser::ast::Parens<Vec<Expr>>>> {
+    if source.with.is_some() || source.order_by.is_some() || source.limit_clause.is_some() {
+        return None;
+    }
+    match &mut *source.body {
+        SetExpr::Values(values) => Some(&mut values.rows),
+        _ => None,
+    }
+}
+
+/// `(user) AND guard`; the parentheses keep an `OR` in `user` from widening
+/// the guard.
+fn and(user: Option<Expr>, guard: Expr) -> Expr {
+    match user {
+        Some(user) => Expr::BinaryOp {
+            left: Box::new(Expr::Nested(Box::new(user))),
+            op: BinaryOperator::And,
+            right: Box::new(guard),
+        },
+        None => guard,
+    }
+}
+
+/// `g1 AND g2 AND ...`, or `None` for no guards.
+fn all(guards: Vec<Expr>) -> Option<Expr> {
+    guards.into_iter().reduce(|acc, guard| Expr::BinaryOp {
+        left: Box::new(acc),
+        op: BinaryOperator::And,
+        right: Box::new(guard),
+    })
+}
+
+/// `IF(cond, then, otherwise)` (MySQL).
+fn if_expr(cond: Expr, then: Expr, otherwise: Expr) -> Expr {
+    let arg = |e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new("IF"))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![arg(cond), arg(then), arg(otherwise)],
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
+}

@@ -1,0 +1,424 @@
+//! The rewrite: one SQL string in, one tenant-scoped SQL string out, or a
+//! [`Refusal`].
+//!
+//! The statement is parsed with the backend's dialect, rewritten as a tree and
+//! rendered back from the tree, so the database runs exactly what was
+//! checked: comments, MySQL `/*! ... */` "executable comments" and anything
+//! else the parser skipped are gone. Two more guards make the rendering safe:
+//! literals are kept as written (no unescaping, so a backslash means to the
+//! database what it meant in the input), and the output is parsed again and
+//! must give the same tree, or the statement is refused.
+//!
+//! Placeholders: the caller's values keep their positions and the tenant is
+//! one more parameter. PostgreSQL and SQLite have numbered placeholders, so
+//! the tenant is simply `$n+1` / `?n+1`; MySQL only has `?`, so the plan
+//! records which value fills each `?` of the output.
+
+mod dml;
+mod query;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use sqlparser::{
+    ast::{
+        Expr, Ident, ObjectName, ObjectNamePart, Statement, Value, ValueWithSpan, VisitMut,
+        VisitorMut,
+    },
+    dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
+    parser::{Parser, ParserOptions},
+    tokenizer::{Span, Token, TokenWithSpan, Tokenizer},
+};
+
+use crate::{
+    Refusal,
+    plan::{Params, Plan, TenantCheck},
+    registry::Inner,
+};
+
+/// The SQL flavours the rewrite knows. SeaORM's `DbBackend` may grow; a
+/// backend we don't know is refused, not guessed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Flavor {
+    pub(crate) fn of(backend: sea_orm::DbBackend) -> Result<Self, Refusal> {
+        match backend {
+            sea_orm::DbBackend::Postgres => Ok(Self::Postgres),
+            sea_orm::DbBackend::MySql => Ok(Self::MySql),
+            sea_orm::DbBackend::Sqlite => Ok(Self::Sqlite),
+            #[allow(unreachable_patterns)]
+            other => Err(Refusal::Statement(format!(
+                "any statement for backend {other:?}"
+            ))),
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Rewrites `sql` for `backend`. The result does not depend on the tenant.
+pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan, Refusal> {
+    let dialect = dialect(backend);
+    let (tokens, placeholders) = tokenize(dialect, backend, sql)?;
+    let mut statements = Parser::new(dialect)
+        .with_options(parser_options())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+    let mut statement = match statements.len() {
+        0 => return Err(Refusal::Empty),
+        1 => statements.remove(0),
+        n => return Err(Refusal::MultipleStatements(n)),
+    };
+
+    check_placeholders(backend, &mut statement, placeholders)?;
+
+    let mut rewriter = Rewriter {
+        registry,
+        backend,
+        tenant: placeholder(backend, placeholders + 1),
+        checks: Vec::new(),
+        checked_column: None,
+    };
+    let kind = rewriter.statement(&mut statement)?;
+
+    let numbered = statement.to_string();
+    let (sql, params) = match backend {
+        Flavor::MySql => positional(dialect, &numbered, placeholders)?,
+        Flavor::Postgres | Flavor::Sqlite => (numbered, Params::AppendTenant),
+    };
+    round_trip(dialect, backend, &sql, &params, placeholders, &statement)?;
+
+    Ok(Plan {
+        sql,
+        params,
+        expected_values: placeholders,
+        checks: rewriter.checks,
+        checked_column: rewriter.checked_column,
+        kind,
+    })
+}
+
+fn dialect(backend: Flavor) -> &'static dyn Dialect {
+    match backend {
+        Flavor::Postgres => &PostgreSqlDialect {},
+        Flavor::MySql => &MySqlDialect {},
+        Flavor::Sqlite => &SQLiteDialect {},
+    }
+}
+
+fn parser_options() -> ParserOptions {
+    ParserOptions {
+        trailing_commas: false,
+        // Keep literals exactly as written; see the module docs.
+        unescape: false,
+        require_semicolon_stmt_delimiter: true,
+    }
+}
+
+/// Tokenizes and numbers the caller's placeholders: `$n` is kept on
+/// PostgreSQL; on SQLite and MySQL each `?` becomes `?k` in order, so the
+/// rewritten tree can say which value goes where. Returns the tokens and the
+/// number of values the caller must bind.
+fn tokenize(
+    dialect: &dyn Dialect,
+    backend: Flavor,
+    sql: &str,
+) -> Result<(Vec<TokenWithSpan>, usize), Refusal> {
+    let mut count = 0_usize;
+    let mut bad: Option<String> = None;
+    let mut tokens = Vec::new();
+    Tokenizer::new(dialect, sql)
+        .with_unescape(false)
+        .tokenize_with_location_into_buf_with_mapper(&mut tokens, |mut tok| {
+            if let Token::Placeholder(p) = &tok.token {
+                match backend {
+                    Flavor::Postgres => match p.strip_prefix('$').map(str::parse::<usize>) {
+                        Some(Ok(k)) if k > 0 => count = count.max(k),
+                        _ => bad = Some(p.clone()),
+                    },
+                    Flavor::MySql | Flavor::Sqlite => {
+                        if p == "?" {
+                            count += 1;
+                            tok.token = Token::Placeholder(format!("?{count}"));
+                        } else {
+                            bad = Some(p.clone());
+                        }
+                    }
+                }
+            }
+            tok
+        })
+        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+    match bad {
+        Some(p) => Err(Refusal::Placeholder(p)),
+        None => Ok((tokens, count)),
+    }
+}
+
+/// Every placeholder in the tree must be one we numbered: some forms (`:id`,
+/// `@id`) only become placeholders in the parser, after tokenizing.
+fn check_placeholders(backend: Flavor, statement: &mut Statement, n: usize) -> Result<(), Refusal> {
+    struct Check {
+        prefix: char,
+        n: usize,
+        bad: Option<String>,
+    }
+    impl VisitorMut for Check {
+        type Break = ();
+        fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> std::ops::ControlFlow<()> {
+            if let Value::Placeholder(p) = &value.value {
+                let ok = p
+                    .strip_prefix(self.prefix)
+                    .and_then(|k| k.parse::<usize>().ok())
+                    .is_some_and(|k| (1..=self.n).contains(&k));
+                if !ok {
+                    self.bad = Some(p.clone());
+                    return std::ops::ControlFlow::Break(());
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let prefix = match backend {
+        Flavor::Postgres => '$',
+        Flavor::MySql | Flavor::Sqlite => '?',
+    };
+    let mut check = Check {
+        prefix,
+        n,
+        bad: None,
+    };
+    let _ = statement.visit(&mut check);
+    match check.bad {
+        Some(p) => Err(Refusal::Placeholder(p)),
+        None => Ok(()),
+    }
+}
+
+/// The text of placeholder number `k` (1-based) before MySQL's are made
+/// positional.
+fn placeholder(backend: Flavor, k: usize) -> String {
+    match backend {
+        Flavor::Postgres => format!("${k}"),
+        Flavor::MySql | Flavor::Sqlite => format!("?{k}"),
+    }
+}
+
+/// Turns MySQL's numbered `?k` back into plain `?` and records, slot by slot,
+/// which value fills it (`k <= n` is the caller's value `k-1`, `n+1` the
+/// tenant).
+fn positional(
+    dialect: &dyn Dialect,
+    numbered: &str,
+    n: usize,
+) -> Result<(String, Params), Refusal> {
+    let tokens = Tokenizer::new(dialect, numbered)
+        .with_unescape(false)
+        .tokenize()
+        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+    let mut slots = Vec::new();
+    let mut sql = String::with_capacity(numbered.len());
+    for token in tokens {
+        match token {
+            Token::Placeholder(p) => {
+                let k: usize = p
+                    .strip_prefix('?')
+                    .and_then(|k| k.parse().ok())
+                    .ok_or_else(|| Refusal::Placeholder(p.clone()))?;
+                slots.push(if k == n + 1 { None } else { Some(k - 1) });
+                sql.push('?');
+            }
+            other => sql.push_str(&other.to_string()),
+        }
+    }
+    Ok((sql, Params::Positional(slots)))
+}
+
+/// Parses the output again and insists on the same tree: the database must
+/// read what we checked, never something the renderer got wrong.
+fn round_trip(
+    dialect: &dyn Dialect,
+    backend: Flavor,
+    sql: &str,
+    params: &Params,
+    n: usize,
+    expected: &Statement,
+) -> Result<(), Refusal> {
+    let broken = || Refusal::Construct("a statement that does not survive re-rendering".into());
+    let tokens = match backend {
+        // MySQL's output has plain `?`: number them again, then map below.
+        Flavor::MySql => tokenize(dialect, backend, sql).map_err(|_| broken())?.0,
+        Flavor::Postgres | Flavor::Sqlite => Tokenizer::new(dialect, sql)
+            .with_unescape(false)
+            .tokenize_with_location()
+            .map_err(|_| broken())?,
+    };
+    let mut again = Parser::new(dialect)
+        .with_options(parser_options())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|_| broken())?;
+    if let Params::Positional(slots) = params {
+        // Sequential `?1..?m` back to the numbering of the checked tree.
+        let mut renumber = Renumber {
+            slots,
+            n,
+            bad: false,
+        };
+        let _ = again.visit(&mut renumber);
+        if renumber.bad {
+            return Err(broken());
+        }
+    }
+    if again.len() == 1 && &again[0] == expected {
+        Ok(())
+    } else {
+        Err(broken())
+    }
+}
+
+struct Renumber<'a> {
+    slots: &'a [Option<usize>],
+    n: usize,
+    bad: bool,
+}
+
+impl VisitorMut for Renumber<'_> {
+    type Break = ();
+
+    fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> std::ops::ControlFlow<()> {
+        if let Value::Placeholder(p) = &mut value.value {
+            let slot = p
+                .strip_prefix('?')
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| self.slots.get(i));
+            match slot {
+                Some(Some(k)) => *p = format!("?{}", k + 1),
+                Some(None) => *p = format!("?{}", self.n + 1),
+                None => self.bad = true,
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// Walks one statement and rewrites it in place.
+pub(crate) struct Rewriter<'a> {
+    registry: &'a Inner,
+    backend: Flavor,
+    /// The tenant's placeholder text, e.g. `$3`.
+    tenant: String,
+    checks: Vec<TenantCheck>,
+    checked_column: Option<(String, String)>,
+}
+
+impl Rewriter<'_> {
+    fn statement(&mut self, statement: &mut Statement) -> Result<&'static str, Refusal> {
+        match statement {
+            Statement::Query(query) => {
+                self.query(query, &query::Scope::default())?;
+                Ok("select")
+            }
+            Statement::Insert(insert) => self.insert(insert).map(|()| "insert"),
+            Statement::Update(update) => self.update(update).map(|()| "update"),
+            Statement::Delete(delete) => self.delete(delete).map(|()| "delete"),
+            other => Err(Refusal::Statement(statement_name(other))),
+        }
+    }
+
+    /// `table.column = <tenant>` with `table` as written in the statement.
+    fn tenant_predicate(&self, qualifier: &ObjectName, column: &str) -> Expr {
+        let mut idents: Vec<Ident> = qualifier
+            .0
+            .iter()
+            .filter_map(|p| match p {
+                ObjectNamePart::Identifier(i) => Some(i.clone()),
+                ObjectNamePart::Function(_) => None,
+            })
+            .collect();
+        idents.push(self.ident(column));
+        Expr::BinaryOp {
+            left: Box::new(Expr::CompoundIdentifier(idents)),
+            op: sqlparser::ast::BinaryOperator::Eq,
+            right: Box::new(self.tenant_value()),
+        }
+    }
+
+    fn tenant_value(&self) -> Expr {
+        Expr::Value(Value::Placeholder(self.tenant.clone()).with_span(Span::empty()))
+    }
+
+    /// A quoted identifier in the backend's style.
+    fn ident(&self, name: &str) -> Ident {
+        let quote = match self.backend {
+            Flavor::MySql => '`',
+            Flavor::Postgres | Flavor::Sqlite => '"',
+        };
+        Ident::with_quote(quote, name)
+    }
+
+    /// Records that the caller's expression `value` sets the tenant column of
+    /// `table`: allowed only if it is a placeholder or an integer literal,
+    /// checked against the tenant every time the statement runs.
+    fn check_tenant_value(
+        &mut self,
+        table: &str,
+        column: &str,
+        value: &Expr,
+    ) -> Result<(), Refusal> {
+        let refuse = || Refusal::TenantColumn {
+            table: table.to_owned(),
+            column: column.to_owned(),
+        };
+        let check = match value {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) => {
+                    let k: usize = p[1..].parse().map_err(|_| refuse())?;
+                    TenantCheck::Param(k.checked_sub(1).ok_or_else(refuse)?)
+                }
+                Value::Number(n, _) => TenantCheck::Literal(n.parse().map_err(|_| refuse())?),
+                _ => return Err(refuse()),
+            },
+            _ => return Err(refuse()),
+        };
+        self.checks.push(check);
+        self.checked_column = Some((table.to_owned(), column.to_owned()));
+        Ok(())
+    }
+}
+
+/// A short name for a statement we refuse, without its contents.
+fn statement_name(statement: &Statement) -> String {
+    let text = statement.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(2).collect();
+    match words.as_slice() {
+        [first, second]
+            if ["CREATE", "ALTER", "DROP", "GRANT", "REVOKE"]
+                .contains(&first.to_uppercase().as_str()) =>
+        {
+            format!("{} {}", first.to_uppercase(), second.to_uppercase())
+        }
+        [first, ..] => first.to_uppercase(),
+        [] => "unknown".into(),
+    }
+}
+
+/// The shared parse of `SELECT * FROM x`, cloned to build derived tables.
+pub(crate) static SELECT_STAR: std::sync::LazyLock<Option<Arc<sqlparser::ast::Query>>> =
+    std::sync::LazyLock::new(|| {
+        let dialect = sqlparser::dialect::GenericDialect {};
+        match Parser::parse_sql(&dialect, "SELECT * FROM x").ok()?.pop()? {
+            Statement::Query(q) => Some(Arc::new(*q)),
+            _ => None,
+        }
+    });

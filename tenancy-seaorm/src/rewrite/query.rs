@@ -1,0 +1,416 @@
+//! Reads: every reference to a scoped table, wherever it sits in a query,
+//! becomes a derived table holding only the tenant's rows:
+//!
+//! ```sql
+//! FROM leads AS l LEFT JOIN calls ON ...
+//! -- becomes
+//! FROM (SELECT * FROM leads WHERE leads.entity_id = $9) AS l
+//!      LEFT JOIN (SELECT * FROM calls WHERE calls.entity_id = $9) AS calls ON ...
+//! ```
+//!
+//! The rewrite is local to the table reference, so it is right by construction
+//! for every join kind (outer joins keep their meaning, `NATURAL` and `USING`
+//! see the same columns), for aliases that equal other tables' names, and
+//! however the user's own conditions are written: an `OR` in them can't widen
+//! a filter they never touch. All three databases merge such derived tables
+//! into the outer query, so the plan uses the same index as a hand-written
+//! filter (the `explain` tests check it).
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, FunctionArguments, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query,
+    SetExpr, TableAlias, TableFactor, TableWithJoins, Values, VisitMut, VisitorMut,
+};
+
+use super::{Rewriter, SELECT_STAR};
+use crate::{Refusal, registry::TableRule};
+
+/// The common table expressions visible at a point of a query.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    /// Names that refer to a CTE here.
+    ctes: Vec<String>,
+    /// Names that some backends would read as a CTE and others as a table
+    /// (a CTE's own name inside a non-recursive body, or a later sibling's).
+    ambiguous: Vec<String>,
+}
+
+/// Table-valued functions that read no table.
+const TABLE_FUNCTIONS: &[&str] = &[
+    "generate_series",
+    "unnest",
+    "json_each",
+    "json_tree",
+    "jsonb_each",
+    "jsonb_each_text",
+    "json_each_text",
+    "json_array_elements",
+    "jsonb_array_elements",
+    "json_array_elements_text",
+    "jsonb_array_elements_text",
+];
+
+/// Functions refused anywhere: they run SQL given as text (which the rewrite
+/// can't see), read or write files or server state, or change settings the
+/// row-level-security wall relies on. The list is matched by prefix too, see
+/// [`denied_function`].
+const DENIED_FUNCTIONS: &[&str] = &[
+    "set_config",
+    "current_setting",
+    "ts_stat",
+    "readfile",
+    "writefile",
+    "edit",
+    "fts3_tokenizer",
+    "load_extension",
+    "load_file",
+    "setval",
+    "sys_eval",
+    "sys_exec",
+];
+const DENIED_PREFIXES: &[&str] = &[
+    "pg_",
+    "lo_",
+    "dblink",
+    "query_to_",
+    "table_to_",
+    "cursor_to_",
+    "schema_to_",
+    "database_to_",
+];
+
+pub(crate) fn denied_function(name: &ObjectName) -> bool {
+    let Some(ObjectNamePart::Identifier(last)) = name.0.last() else {
+        return true;
+    };
+    let name = last.value.to_lowercase();
+    DENIED_FUNCTIONS.contains(&name.as_str()) || DENIED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+impl Rewriter<'_> {
+    pub(crate) fn query(&mut self, query: &mut Query, outer: &Scope) -> Result<(), Refusal> {
+        if !query.pipe_operators.is_empty() {
+            return Err(Refusal::Construct("a pipe operator".into()));
+        }
+        if query.for_clause.is_some() || query.settings.is_some() || query.format_clause.is_some() {
+            return Err(Refusal::Construct("a FOR/SETTINGS/FORMAT clause".into()));
+        }
+        let scope = match &mut query.with {
+            Some(with) => {
+                let names: Vec<String> = with
+                    .cte_tables
+                    .iter()
+                    .map(|cte| self.table_key(&cte.alias.name))
+                    .collect();
+                for (i, cte) in with.cte_tables.iter_mut().enumerate() {
+                    let mut inner = outer.clone();
+                    inner.ctes.extend(names[..i].iter().cloned());
+                    if with.recursive {
+                        inner.ctes.push(names[i].clone());
+                        inner.ambiguous.extend(names[i + 1..].iter().cloned());
+                    } else {
+                        inner.ambiguous.extend(names[i..].iter().cloned());
+                    }
+                    // A name that is a CTE here is not ambiguous here.
+                    inner.ambiguous.retain(|n| !inner.ctes.contains(n));
+                    self.query(&mut cte.query, &inner)?;
+                }
+                let mut scope = outer.clone();
+                scope.ambiguous.retain(|n| !names.contains(n));
+                scope.ctes.extend(names);
+                scope
+            }
+            None => outer.clone(),
+        };
+        self.set_expr(&mut query.body, &scope)?;
+
+        // Everything else may hold subqueries. Destructured without `..`, so
+        // a field added to sqlparser's `Query` fails to compile here instead
+        // of slipping past unscoped.
+        let Query {
+            with: _,
+            body: _,
+            order_by,
+            limit_clause,
+            fetch,
+            locks,
+            for_clause: _,
+            settings: _,
+            format_clause: _,
+            pipe_operators: _,
+        } = query;
+        self.nested(order_by, &scope)?;
+        self.nested(limit_clause, &scope)?;
+        self.nested(fetch, &scope)?;
+        self.nested(locks, &scope)
+    }
+
+    fn set_expr(&mut self, body: &mut SetExpr, scope: &Scope) -> Result<(), Refusal> {
+        match body {
+            SetExpr::Select(select) => {
+                if select.into.is_some() {
+                    return Err(Refusal::Construct("SELECT ... INTO".into()));
+                }
+                if !select.lateral_views.is_empty()
+                    || !select.connect_by.is_empty()
+                    || select.prewhere.is_some()
+                {
+                    return Err(Refusal::Construct(
+                        "LATERAL VIEW / CONNECT BY / PREWHERE".into(),
+                    ));
+                }
+                for item in &mut select.from {
+                    self.from_item(item, scope)?;
+                }
+                // Every other part of the SELECT is expressions: walk them all
+                // generically, so a clause we did not think of is still seen.
+                let from = std::mem::take(&mut select.from);
+                let result = self.nested(&mut **select, scope);
+                select.from = from;
+                result
+            }
+            SetExpr::Query(query) => self.query(query, scope),
+            SetExpr::SetOperation { left, right, .. } => {
+                self.set_expr(left, scope)?;
+                self.set_expr(right, scope)
+            }
+            SetExpr::Values(values) => self.nested(values, scope),
+            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+                Err(Refusal::Construct(
+                    "a data-modifying statement inside a query".into(),
+                ))
+            }
+            SetExpr::Table(_) => Err(Refusal::Construct("a TABLE statement".into())),
+        }
+    }
+
+    pub(crate) fn from_item(
+        &mut self,
+        item: &mut TableWithJoins,
+        scope: &Scope,
+    ) -> Result<(), Refusal> {
+        self.factor(&mut item.relation, scope)?;
+        for join in &mut item.joins {
+            self.factor(&mut join.relation, scope)?;
+            match &mut join.join_operator {
+                JoinOperator::Join(c)
+                | JoinOperator::Inner(c)
+                | JoinOperator::Left(c)
+                | JoinOperator::LeftOuter(c)
+                | JoinOperator::Right(c)
+                | JoinOperator::RightOuter(c)
+                | JoinOperator::FullOuter(c)
+                | JoinOperator::CrossJoin(c)
+                | JoinOperator::StraightJoin(c) => {
+                    if let JoinConstraint::On(expr) = c {
+                        self.nested(expr, scope)?;
+                    }
+                }
+                _ => return Err(Refusal::Construct("this join operator".into())),
+            }
+        }
+        Ok(())
+    }
+
+    fn factor(&mut self, factor: &mut TableFactor, scope: &Scope) -> Result<(), Refusal> {
+        match factor {
+            TableFactor::Table { name, args, .. } => {
+                if let Some(args) = args {
+                    if !table_function_allowed(name) {
+                        return Err(Refusal::Construct(format!("table function `{name}`")));
+                    }
+                    return self.nested(args, scope);
+                }
+                if let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() {
+                    let key = self.table_key(ident);
+                    if scope.ambiguous.contains(&key) {
+                        return Err(Refusal::AmbiguousCte(ident.value.clone()));
+                    }
+                    if scope.ctes.contains(&key) {
+                        return Ok(());
+                    }
+                }
+                match self.registry.lookup(self.backend, name) {
+                    Some((_, TableRule::Global { .. })) => Ok(()),
+                    Some((_, TableRule::Scoped { column })) => {
+                        let column = column.clone();
+                        self.wrap(factor, &column)
+                    }
+                    None => Err(Refusal::UnregisteredTable(name.to_string())),
+                }
+            }
+            TableFactor::Derived { subquery, .. } => self.query(subquery, scope),
+            TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => self.from_item(table_with_joins, scope),
+            TableFactor::Function { name, args, .. } => {
+                if !table_function_allowed(name) {
+                    return Err(Refusal::Construct(format!("table function `{name}`")));
+                }
+                self.nested(args, scope)
+            }
+            TableFactor::UNNEST { array_exprs, .. } => self.nested(array_exprs, scope),
+            TableFactor::JsonTable { json_expr, .. } => self.nested(json_expr, scope),
+            _ => Err(Refusal::Construct("this kind of FROM item".into())),
+        }
+    }
+
+    /// Replaces a scoped table reference by `(SELECT * FROM t WHERE
+    /// t.col = <tenant>) AS alias`, moving index hints and the like inside.
+    fn wrap(&mut self, factor: &mut TableFactor, column: &str) -> Result<(), Refusal> {
+        let TableFactor::Table {
+            name,
+            alias,
+            version,
+            json_path,
+            sample,
+            ..
+        } = factor
+        else {
+            return Err(Refusal::Construct("this kind of FROM item".into()));
+        };
+        if version.is_some() || json_path.is_some() || sample.is_some() {
+            return Err(Refusal::Construct(
+                "a table version, JSON path or sample".into(),
+            ));
+        }
+        let outer_alias = alias.take().unwrap_or_else(|| TableAlias {
+            explicit: true,
+            name: match name.0.last() {
+                Some(ObjectNamePart::Identifier(i)) => i.clone(),
+                _ => self.ident("t"),
+            },
+            columns: Vec::new(),
+            at: None,
+        });
+        let predicate = self.tenant_predicate(name, column);
+        let Some(template) = SELECT_STAR.as_ref() else {
+            return Err(Refusal::Construct("derived table template".into()));
+        };
+        let mut inner = Query::clone(template);
+        let SetExpr::Select(select) = &mut *inner.body else {
+            return Err(Refusal::Construct("derived table template".into()));
+        };
+        let table = std::mem::replace(
+            factor,
+            TableFactor::Derived {
+                lateral: false,
+                subquery: Box::new(Query::clone(template)),
+                alias: Some(outer_alias),
+                sample: None,
+            },
+        );
+        select.from[0].relation = table;
+        select.selection = Some(predicate);
+        if let TableFactor::Derived { subquery, .. } = factor {
+            *subquery = Box::new(inner);
+        }
+        Ok(())
+    }
+
+    /// Scopes every subquery inside `node` (an expression, a clause, a list)
+    /// with `scope`, and refuses denied functions and table references that
+    /// are not in a FROM clause we handled.
+    pub(crate) fn nested<N: VisitMut + ?Sized>(
+        &mut self,
+        node: &mut N,
+        scope: &Scope,
+    ) -> Result<(), Refusal> {
+        let mut visitor = Nested {
+            rewriter: self,
+            scope,
+            depth: 0,
+        };
+        match node.visit(&mut visitor) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(refusal) => Err(refusal),
+        }
+    }
+
+    /// The name a CTE or table identifier denotes on this backend.
+    pub(crate) fn table_key(&self, ident: &sqlparser::ast::Ident) -> String {
+        crate::registry::normalize(self.backend, ident)
+    }
+}
+
+fn table_function_allowed(name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(i)] => {
+            TABLE_FUNCTIONS.contains(&i.value.to_lowercase().as_str())
+        }
+        _ => false,
+    }
+}
+
+fn empty_body() -> SetExpr {
+    SetExpr::Values(Values {
+        explicit_row: false,
+        value_keyword: false,
+        rows: Vec::new(),
+    })
+}
+
+/// Finds the outermost subqueries of a node and hands each to
+/// [`Rewriter::query`], which scopes it and everything inside it. Deeper
+/// levels are then only walked past.
+struct Nested<'r, 'a> {
+    rewriter: &'r mut Rewriter<'a>,
+    scope: &'r Scope,
+    depth: usize,
+}
+
+impl VisitorMut for Nested<'_, '_> {
+    type Break = Refusal;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Refusal> {
+        if self.depth == 0 {
+            if let Err(refusal) = self.rewriter.query(query, self.scope) {
+                return ControlFlow::Break(refusal);
+            }
+        }
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<Refusal> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, _: &mut TableFactor) -> ControlFlow<Refusal> {
+        if self.depth == 0 {
+            // A table reference outside any FROM clause we walked.
+            return ControlFlow::Break(Refusal::Construct(
+                "a table reference in this position".into(),
+            ));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_statement(&mut self, _: &mut sqlparser::ast::Statement) -> ControlFlow<Refusal> {
+        if self.depth == 0 {
+            return ControlFlow::Break(Refusal::Construct(
+                "a statement inside an expression".into(),
+            ));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Refusal> {
+        if self.depth == 0 {
+            if let Expr::Function(f) = expr {
+                if denied_function(&f.name) {
+                    return ControlFlow::Break(Refusal::Construct(format!(
+                        "function `{}`",
+                        f.name
+                    )));
+                }
+                if let FunctionArguments::Subquery(_) = f.args {
+                    // Visited as a query like any other subquery.
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
