@@ -150,18 +150,22 @@ impl Rewriter<'_> {
             Some(OnInsert::OnConflict(conflict)) => match &mut conflict.action {
                 OnConflictAction::DoNothing => {}
                 OnConflictAction::DoUpdate(update) => {
-                    self.assignments(&mut update.assignments, &target, &scope)?;
+                    self.assignments(
+                        &mut update.assignments,
+                        std::slice::from_ref(&target),
+                        &scope,
+                    )?;
                     if let Target::Scoped { column, .. } = &target {
                         if let Some(selection) = &mut update.selection {
                             self.nested(selection, &scope)?;
                         }
                         let guard = self.tenant_predicate(&existing, column);
-                        update.selection = Some(and(update.selection.take(), guard));
+                        update.selection = guarded(update.selection.take(), vec![guard]);
                     }
                 }
             },
             Some(OnInsert::DuplicateKeyUpdate(assignments)) => {
-                self.assignments(assignments, &target, &scope)?;
+                self.assignments(assignments, std::slice::from_ref(&target), &scope)?;
                 if let Target::Scoped { column, .. } = &target {
                     for assignment in assignments.iter_mut() {
                         let AssignmentTarget::ColumnName(col) = &assignment.target else {
@@ -209,29 +213,18 @@ impl Rewriter<'_> {
         }
         let scope = Scope::default();
         let mut guards = Vec::new();
-        let targets = self.write_targets(
-            std::slice::from_mut(&mut update.table),
-            &scope,
-            true,
-            &mut guards,
-        )?;
-        let target = match targets.as_slice() {
-            [one] => one,
-            _ => &Target::Writable,
-        };
-        if targets.len() > 1 {
-            // Several targets (MySQL multi-table UPDATE): an assignment to any
-            // tenant column must still be the tenant.
-            for t in &targets {
-                self.assignments(&mut update.assignments, t, &scope)?;
-            }
-        } else {
-            self.assignments(&mut update.assignments, target, &scope)?;
-        }
+        // Every table in UPDATE's own list may be written (MySQL updates
+        // several at once), so each must be one tenants may write.
+        let targets = self
+            .write_targets(std::slice::from_mut(&mut update.table), &scope, &mut guards)?
+            .into_iter()
+            .map(|(_, target)| target)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.assignments(&mut update.assignments, &targets, &scope)?;
         match &mut update.from {
             Some(UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from)) => {
                 for item in from.iter_mut() {
-                    self.from_item(item, &scope)?;
+                    self.table_with_joins(item, &scope)?;
                 }
             }
             None => {}
@@ -239,9 +232,7 @@ impl Rewriter<'_> {
         if let Some(selection) = &mut update.selection {
             self.nested(selection, &scope)?;
         }
-        if let Some(guard) = all(guards) {
-            update.selection = Some(and(update.selection.take(), guard));
-        }
+        update.selection = guarded(update.selection.take(), guards);
         if let Some(returning) = &mut update.returning {
             self.nested(returning, &scope)?;
         }
@@ -258,31 +249,68 @@ impl Rewriter<'_> {
         }
         let scope = Scope::default();
         let mut guards = Vec::new();
+        // Which rows go: PostgreSQL `DELETE FROM t USING u` deletes from the
+        // FROM list and reads USING; MySQL `DELETE FROM a USING a JOIN b` and
+        // `DELETE a FROM a JOIN b` name their targets, which resolve to table
+        // references in the join. Every plain table in the join gets the
+        // tenant guard either way; a target must be a table tenants may write.
+        let mysql_using = self.backend == Flavor::MySql && delete.using.is_some();
+        let mut names: Vec<ObjectName> = delete.tables.clone();
         let from = match &mut delete.from {
             FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from) => from,
         };
-        // Without USING, the FROM list holds the targets. With USING, PostgreSQL
-        // reads the USING tables and MySQL names targets in FROM and joins in
-        // USING; either way every plain table there gets the tenant guard, and
-        // only the FROM list may hold a target.
-        self.write_targets(from, &scope, true, &mut guards)?;
-        if let Some(using) = &mut delete.using {
-            self.write_targets(using, &scope, false, &mut guards)?;
+        let mut joined = Vec::new();
+        if mysql_using {
+            for item in from.iter() {
+                match (&item.relation, item.joins.is_empty()) {
+                    (
+                        TableFactor::Table {
+                            name,
+                            alias: None,
+                            args: None,
+                            ..
+                        },
+                        true,
+                    ) => {
+                        names.push(name.clone());
+                    }
+                    _ => return Err(Refusal::Construct("this DELETE target list".into())),
+                }
+            }
+        } else {
+            joined = self.write_targets(from, &scope, &mut guards)?;
+            if names.is_empty() {
+                // The FROM list itself is the target list.
+                for (_, target) in joined.drain(..) {
+                    target?;
+                }
+            }
         }
-        for table in &delete.tables {
-            // MySQL `DELETE a FROM a JOIN b`: the named targets must be tables
-            // we guard (or writable globals); an alias resolves to its table,
-            // which write_targets already checked.
-            if self.registry.lookup(self.backend, table).is_some() {
-                self.target(table)?;
+        if let Some(using) = &mut delete.using {
+            let read = self.write_targets(using, &scope, &mut guards)?;
+            if mysql_using {
+                joined = read;
+            }
+        }
+        for name in &names {
+            let key = match name.0.as_slice() {
+                [ObjectNamePart::Identifier(ident)] => self.table_key(ident),
+                _ => return Err(Refusal::Construct("a qualified DELETE target".into())),
+            };
+            match joined.iter().find(|(qualifier, _)| *qualifier == key) {
+                Some((_, Ok(_))) => {}
+                Some((_, Err(refusal))) => return Err(refusal.clone()),
+                None => {
+                    return Err(Refusal::Construct(format!(
+                        "DELETE target `{name}`, which is not in its join"
+                    )));
+                }
             }
         }
         if let Some(selection) = &mut delete.selection {
             self.nested(selection, &scope)?;
         }
-        if let Some(guard) = all(guards) {
-            delete.selection = Some(and(delete.selection.take(), guard));
-        }
+        delete.selection = guarded(delete.selection.take(), guards);
         if let Some(returning) = &mut delete.returning {
             self.nested(returning, &scope)?;
         }
@@ -296,16 +324,17 @@ impl Rewriter<'_> {
     /// The tables of an UPDATE or DELETE: each plain table gets a guard in
     /// WHERE; joins must be inner (a guard in WHERE on the nullable side of
     /// an outer join would change the statement's meaning). Subqueries in
-    /// the list are scoped as reads. `may_target` says whether these tables
-    /// can be written (so read-only globals are refused).
+    /// the list are scoped as reads. Returns each plain table by the name
+    /// that qualifies it here (alias, else table name) with whether it may be
+    /// written: a read-only global is `Err`, refused only if it is a target.
+    #[allow(clippy::type_complexity)]
     fn write_targets(
         &mut self,
         items: &mut [TableWithJoins],
         scope: &Scope,
-        may_target: bool,
         guards: &mut Vec<Expr>,
-    ) -> Result<Vec<Target>, Refusal> {
-        let mut targets = Vec::new();
+    ) -> Result<Vec<(String, Result<Target, Refusal>)>, Refusal> {
+        let mut tables = Vec::new();
         for item in items.iter_mut() {
             for join in &item.joins {
                 use sqlparser::ast::JoinOperator as J;
@@ -329,19 +358,28 @@ impl Rewriter<'_> {
                         version: None,
                         ..
                     } => {
-                        let qualifier = match alias {
-                            Some(a) => ObjectName(vec![ObjectNamePart::Identifier(a.name.clone())]),
-                            None => name.clone(),
+                        let (qualifier, key) = match alias {
+                            Some(a) => (
+                                ObjectName(vec![ObjectNamePart::Identifier(a.name.clone())]),
+                                self.table_key(&a.name),
+                            ),
+                            None => {
+                                let key = match name.0.last() {
+                                    Some(ObjectNamePart::Identifier(i)) => self.table_key(i),
+                                    _ => String::new(),
+                                };
+                                (name.clone(), key)
+                            }
                         };
                         let target = match self.target(name) {
-                            Ok(t) => t,
-                            Err(Refusal::GlobalTableWrite(_)) if !may_target => continue,
-                            Err(e) => return Err(e),
+                            Ok(target) => Ok(target),
+                            Err(refusal @ Refusal::GlobalTableWrite(_)) => Err(refusal),
+                            Err(refusal) => return Err(refusal),
                         };
-                        if let Target::Scoped { column, .. } = &target {
+                        if let Ok(Target::Scoped { column, .. }) = &target {
                             guards.push(self.tenant_predicate(&qualifier, column));
                         }
-                        targets.push(target);
+                        tables.push((key, target));
                     }
                     TableFactor::Derived { subquery, .. } => self.query(subquery, scope)?,
                     _ => {
@@ -355,7 +393,7 @@ impl Rewriter<'_> {
                 self.nested(&mut join.join_operator, scope)?;
             }
         }
-        Ok(targets)
+        Ok(tables)
     }
 
     /// Scopes the values of SET assignments and checks any that set the
@@ -363,25 +401,29 @@ impl Rewriter<'_> {
     fn assignments(
         &mut self,
         assignments: &mut [Assignment],
-        target: &Target,
+        targets: &[Target],
         scope: &Scope,
     ) -> Result<(), Refusal> {
         for assignment in assignments.iter_mut() {
             self.nested(&mut assignment.value, scope)?;
-            let Target::Scoped { table, column } = target else {
-                continue;
-            };
-            match &assignment.target {
-                AssignmentTarget::ColumnName(name) if self.is_column(name, column) => {
-                    self.check_tenant_value(table, column, &assignment.value)?;
-                }
-                AssignmentTarget::ColumnName(_) => {}
-                AssignmentTarget::Tuple(names) => {
-                    if names.iter().any(|n| self.is_column(n, column)) {
-                        return Err(Refusal::TenantColumn {
-                            table: table.clone(),
-                            column: column.clone(),
-                        });
+            // With several targets (MySQL multi-table UPDATE) an assignment
+            // that could set any target's tenant column is checked.
+            for target in targets {
+                let Target::Scoped { table, column } = target else {
+                    continue;
+                };
+                match &assignment.target {
+                    AssignmentTarget::ColumnName(name) if self.is_column(name, column) => {
+                        self.check_tenant_value(table, column, &assignment.value)?;
+                    }
+                    AssignmentTarget::ColumnName(_) => {}
+                    AssignmentTarget::Tuple(names) => {
+                        if names.iter().any(|n| self.is_column(n, column)) {
+                            return Err(Refusal::TenantColumn {
+                                table: table.clone(),
+                                column: column.clone(),
+                            });
+                        }
                     }
                 }
             }
@@ -456,26 +498,17 @@ fn plain_values(source: &mut Query) -> Option<&mut Vec<sqlparser::ast::Parens<Ve
     }
 }
 
-/// `(user) AND guard`; the parentheses keep an `OR` in `user` from widening
-/// the guard.
-fn and(user: Option<Expr>, guard: Expr) -> Expr {
-    match user {
-        Some(user) => Expr::BinaryOp {
-            left: Box::new(Expr::Nested(Box::new(user))),
+/// `(user) AND g1 AND g2 ...`, built left-associative as the parser reads it
+/// back (the output must parse to the same tree).
+fn guarded(user: Option<Expr>, guards: Vec<Expr>) -> Option<Expr> {
+    user.map(|user| Expr::Nested(Box::new(user)))
+        .into_iter()
+        .chain(guards)
+        .reduce(|acc, guard| Expr::BinaryOp {
+            left: Box::new(acc),
             op: BinaryOperator::And,
             right: Box::new(guard),
-        },
-        None => guard,
-    }
-}
-
-/// `g1 AND g2 AND ...`, or `None` for no guards.
-fn all(guards: Vec<Expr>) -> Option<Expr> {
-    guards.into_iter().reduce(|acc, guard| Expr::BinaryOp {
-        left: Box::new(acc),
-        op: BinaryOperator::And,
-        right: Box::new(guard),
-    })
+        })
 }
 
 /// `IF(cond, then, otherwise)` (MySQL).

@@ -19,8 +19,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, FunctionArguments, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query,
-    SetExpr, TableAlias, TableFactor, TableWithJoins, Values, VisitMut, VisitorMut,
+    Expr, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query, SetExpr, TableAlias,
+    TableFactor, TableWithJoins, VisitMut, VisitorMut,
 };
 
 use super::{Rewriter, SELECT_STAR};
@@ -161,7 +161,7 @@ impl Rewriter<'_> {
                     ));
                 }
                 for item in &mut select.from {
-                    self.from_item(item, scope)?;
+                    self.table_with_joins(item, scope)?;
                 }
                 // Every other part of the SELECT is expressions: walk them all
                 // generically, so a clause we did not think of is still seen.
@@ -185,7 +185,7 @@ impl Rewriter<'_> {
         }
     }
 
-    pub(crate) fn from_item(
+    pub(crate) fn table_with_joins(
         &mut self,
         item: &mut TableWithJoins,
         scope: &Scope,
@@ -243,7 +243,7 @@ impl Rewriter<'_> {
             TableFactor::Derived { subquery, .. } => self.query(subquery, scope),
             TableFactor::NestedJoin {
                 table_with_joins, ..
-            } => self.from_item(table_with_joins, scope),
+            } => self.table_with_joins(table_with_joins, scope),
             TableFactor::Function { name, args, .. } => {
                 if !table_function_allowed(name) {
                     return Err(Refusal::Construct(format!("table function `{name}`")));
@@ -304,7 +304,7 @@ impl Rewriter<'_> {
         select.from[0].relation = table;
         select.selection = Some(predicate);
         if let TableFactor::Derived { subquery, .. } = factor {
-            *subquery = Box::new(inner);
+            **subquery = inner;
         }
         Ok(())
     }
@@ -343,14 +343,6 @@ fn table_function_allowed(name: &ObjectName) -> bool {
     }
 }
 
-fn empty_body() -> SetExpr {
-    SetExpr::Values(Values {
-        explicit_row: false,
-        value_keyword: false,
-        rows: Vec::new(),
-    })
-}
-
 /// Finds the outermost subqueries of a node and hands each to
 /// [`Rewriter::query`], which scopes it and everything inside it. Deeper
 /// levels are then only walked past.
@@ -364,10 +356,10 @@ impl VisitorMut for Nested<'_, '_> {
     type Break = Refusal;
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Refusal> {
-        if self.depth == 0 {
-            if let Err(refusal) = self.rewriter.query(query, self.scope) {
-                return ControlFlow::Break(refusal);
-            }
+        if self.depth == 0
+            && let Err(refusal) = self.rewriter.query(query, self.scope)
+        {
+            return ControlFlow::Break(refusal);
         }
         self.depth += 1;
         ControlFlow::Continue(())
@@ -398,18 +390,11 @@ impl VisitorMut for Nested<'_, '_> {
     }
 
     fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Refusal> {
-        if self.depth == 0 {
-            if let Expr::Function(f) = expr {
-                if denied_function(&f.name) {
-                    return ControlFlow::Break(Refusal::Construct(format!(
-                        "function `{}`",
-                        f.name
-                    )));
-                }
-                if let FunctionArguments::Subquery(_) = f.args {
-                    // Visited as a query like any other subquery.
-                }
-            }
+        if self.depth == 0
+            && let Expr::Function(f) = expr
+            && denied_function(&f.name)
+        {
+            return ControlFlow::Break(Refusal::Construct(format!("function `{}`", f.name)));
         }
         ControlFlow::Continue(())
     }

@@ -361,3 +361,11 @@ fn no_input_panics() {
         }
     }
 }
+
+#[test]
+fn delete_using_survives_rendering() {
+    assert_eq!(
+        pg("DELETE FROM calls USING leads l WHERE l.id = calls.lead_id").unwrap(),
+        r#"DELETE FROM calls USING leads l WHERE (l.id = calls.lead_id) AND calls."company_id" = $1 AND l."entity_id" = $1"#
+    );
+}
