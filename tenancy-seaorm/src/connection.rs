@@ -22,7 +22,23 @@ use crate::{Refusal, TableRegistry, plan::Plan, rewrite};
 /// `DatabaseConnection`.
 ///
 /// There is no way to build one without a tenant, and no way to get the
-/// unscoped connection back out of it.
+/// unscoped connection back out of it:
+///
+/// ```compile_fail
+/// # use sea_orm::DatabaseConnection;
+/// # use tenancy_seaorm::{TableRegistry, TenantConnection};
+/// fn no_tenant(db: DatabaseConnection, registry: TableRegistry) -> TenantConnection {
+///     TenantConnection::new(db, registry) // a tenant is a required argument
+/// }
+/// ```
+///
+/// ```compile_fail
+/// # use sea_orm::DatabaseConnection;
+/// # use tenancy_seaorm::TenantConnection;
+/// fn escape(scoped: TenantConnection) -> DatabaseConnection {
+///     scoped.conn // private: crossing tenants is a separate, explicit handle
+/// }
+/// ```
 ///
 /// ```no_run
 /// use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};

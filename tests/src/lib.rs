@@ -6,3 +6,9 @@
 //! binary per area, and share the `tests/support` module, which reads the
 //! `TENANCY_POSTGRES_URL` / `TENANCY_MYSQL_URL` variables, gives every test a
 //! fresh database or schema and cleans it up afterwards.
+
+// The README's Rust examples run as doc tests here, so the README can't drift
+// from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
