@@ -83,6 +83,35 @@
 //! for every tenant and is cached by the statement's text: after the first
 //! time, scoping a statement is a cache lookup.
 //!
+//! # Limits
+//!
+//! The rewrite sees the statement, not what the database does on its
+//! behalf. What it can't see, it refuses where it can tell:
+//!
+//! - Functions that run SQL given as text, read files or change settings
+//!   (`query_to_xml`, `dblink`, `set_config`, `load_extension`,
+//!   `load_file`, `pg_*`, ...) are refused, as are table functions other
+//!   than a few that read no table (`generate_series`, `unnest`,
+//!   `json_each`, ...). A function *you* define in the database is called
+//!   by name and runs its own SQL: the rewrite can't scope what is inside
+//!   it, so don't give tenant code functions that read tenant tables
+//!   without a tenant argument. The same holds for views registered as
+//!   global and for triggers. PostgreSQL row-level security is the second
+//!   wall for these.
+//! - Table names follow each backend's rules for case: PostgreSQL folds
+//!   unquoted names to lowercase, SQLite ignores case, and MySQL is matched
+//!   exactly as written (its default on Linux); a name that doesn't match
+//!   a registered table is refused.
+//! - A CTE's own name inside its non-recursive body, or a later sibling's,
+//!   means different things on different backends and is refused; write
+//!   `WITH RECURSIVE` for a recursive CTE, also on SQLite.
+//! - `INSERT` needs a column list (the tenant column's position must be
+//!   known); `INSERT ... SELECT` can't name the tenant column itself.
+//! - Uniqueness that spans tenants (a unique key without the tenant column)
+//!   still reveals, through conflicts, that another tenant has a value; the
+//!   rewrite keeps upserts from changing that tenant's row, but the schema
+//!   itself should lead every key with the tenant column.
+//!
 //! # Feature flags
 //!
 //! None are needed to use the connection, which works over any SeaORM
