@@ -1,0 +1,401 @@
+//! Property tests of the isolation guarantee, on random data and random
+//! statements, on every backend this run has.
+//!
+//! Each case is a random dataset, a tenant t and a random sequence of
+//! statements. The dataset goes into D (every tenant) and D|t (only t's
+//! rows). Each statement then runs through a `TenantConnection` for t on D
+//! and directly on D|t, and the oracle is the guarantee itself:
+//!
+//! - a read returns the same rows on both;
+//! - a write leaves every other tenant's rows in D byte-identical, and
+//!   leaves t's rows in D as it leaves D|t;
+//! - a refusal is accepted only for the constructs the library documents as
+//!   refused (the generator says which), and nothing changes;
+//! - an upsert that collides with another tenant's row (no collision
+//!   exists in D|t) changes no row at all.
+//!
+//! `TENANCY_PROPTEST_CASES` sets the number of cases per backend (default
+//! 48; a case runs up to 12 statements). A soak run raises it and prints
+//! the counts per construct, refusals included.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod model;
+mod sql;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use support::{Backend, TestDb, exec, fresh_db, try_rows};
+use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
+
+use model::{Dataset, TENANTS, Table};
+use sql::Stmt;
+
+/// Outcomes per construct label.
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    /// Ran and matched the oracle.
+    passed: u64,
+    /// Refused as documented.
+    refused: u64,
+    /// Failed on D|t too (not valid SQL for this data or backend), with the
+    /// same state on both sides afterwards.
+    invalid: u64,
+    /// The backend has no syntax for it.
+    unsupported: u64,
+}
+
+type Stats = Arc<Mutex<BTreeMap<String, Counts>>>;
+
+fn count(stats: &Stats, construct: &str, f: impl FnOnce(&mut Counts)) {
+    let mut stats = stats.lock().expect("stats");
+    f(stats.entry(construct.to_owned()).or_default());
+}
+
+/// One backend's databases: D, and D|t for each tenant t.
+struct Env {
+    backend: Backend,
+    shared: TestDb,
+    /// D|t for each of [`TENANTS`], in order.
+    only: Vec<TestDb>,
+    registry: TableRegistry,
+}
+
+impl Env {
+    async fn new(backend: Backend) -> Self {
+        let shared = fresh_db(backend).await;
+        for sql in model::schema(backend, None) {
+            exec(&shared.conn, &sql).await;
+        }
+        let mut only = Vec::new();
+        for t in TENANTS {
+            let db = fresh_db(backend).await;
+            // D|t's tenant columns default to t, so an insert that leaves
+            // the column out lands in t, as the scoped one must.
+            for sql in model::schema(backend, Some(t)) {
+                exec(&db.conn, &sql).await;
+            }
+            only.push(db);
+        }
+        let registry = TableRegistry::builder()
+            .scoped_table("accounts")
+            .scoped_table("leads")
+            .scoped_table_by("calls", "company_id")
+            .global_table("regions")
+            .build()
+            .expect("registry");
+        Self {
+            backend,
+            shared,
+            only,
+            registry,
+        }
+    }
+
+    fn only(&self, tenant: i64) -> &DatabaseConnection {
+        &self.only[TENANTS
+            .iter()
+            .position(|t| *t == tenant)
+            .expect("known tenant")]
+        .conn
+    }
+
+    /// Loads the dataset into D and t's rows into D|t.
+    async fn load(&self, data: &Dataset, tenant: i64) {
+        for (conn, rows_of) in [(&self.shared.conn, None), (self.only(tenant), Some(tenant))] {
+            for table in ["calls", "leads", "accounts", "regions"] {
+                exec(conn, &format!("DELETE FROM {table}")).await;
+            }
+            for sql in data.inserts(rows_of) {
+                exec(conn, &sql).await;
+            }
+        }
+    }
+
+    async fn cleanup(self) {
+        self.shared.cleanup().await;
+        for db in self.only {
+            db.cleanup().await;
+        }
+    }
+}
+
+/// Every row of every table (of one tenant, or all), table by table.
+async fn dump(conn: &DatabaseConnection, tenant: Option<i64>) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for table in Table::ALL {
+        let filter = tenant
+            .map(|t| format!(" WHERE {} = {t}", table.tenant_column()))
+            .unwrap_or_default();
+        let sql = format!("SELECT * FROM {}{filter} ORDER BY id", table.name());
+        for mut row in try_rows(conn, &sql)
+            .await
+            .unwrap_or_else(|e| panic!("{e}: {sql}"))
+        {
+            row.insert(0, table.name().to_owned());
+            all.push(row);
+        }
+    }
+    all.extend(
+        try_rows(conn, "SELECT * FROM regions ORDER BY id")
+            .await
+            .expect("regions"),
+    );
+    all
+}
+
+async fn others(conn: &DatabaseConnection, tenant: i64) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for t in TENANTS.into_iter().filter(|t| *t != tenant) {
+        all.extend(dump(conn, Some(t)).await);
+    }
+    all
+}
+
+fn sorted(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    rows.sort();
+    rows
+}
+
+/// Runs one case; `Err` is a broken guarantee.
+async fn check_case(
+    env: &Env,
+    stats: &Stats,
+    data: &Dataset,
+    tenant: i64,
+    stmts: &[Stmt],
+) -> Result<(), String> {
+    env.load(data, tenant).await;
+    let scoped = TenantConnection::new(env.shared.conn.clone(), env.registry.clone(), tenant);
+    let (shared, only) = (&env.shared.conn, env.only(tenant));
+    for (i, stmt) in stmts.iter().enumerate() {
+        let fresh = 1_000 + 10 * i as i64;
+        let Some(r) = stmt.render(env.backend, tenant, fresh) else {
+            count(stats, "(no syntax on this backend)", |c| c.unsupported += 1);
+            continue;
+        };
+        let fail = |why: String| {
+            Err(format!(
+                "{why}\n  tenant {tenant}, statement {i}: {}",
+                r.sql
+            ))
+        };
+
+        if let Some(kind) = r.refusal {
+            let before = dump(shared, None).await;
+            let result = scoped
+                .execute_raw(Statement::from_string(
+                    env.backend.db_backend(),
+                    r.sql.clone(),
+                ))
+                .await;
+            match result {
+                Err(err) => match Refusal::from_db_err(&err) {
+                    Some(refusal) if refusal.kind() == kind => {}
+                    Some(refusal) => {
+                        return fail(format!(
+                            "refused as `{}` ({refusal}), documented as `{kind}`",
+                            refusal.kind()
+                        ));
+                    }
+                    None => {
+                        return fail(format!(
+                            "failed in the database instead of being refused: {err}"
+                        ));
+                    }
+                },
+                Ok(_) => {
+                    return fail(format!(
+                        "ran, but the library documents `{kind}` as refused"
+                    ));
+                }
+            }
+            if dump(shared, None).await != before {
+                return fail("a refused statement changed rows".into());
+            }
+            count(stats, &r.construct, |c| c.refused += 1);
+            continue;
+        }
+
+        if r.is_read {
+            let expected = try_rows(only, &r.sql).await;
+            let got = try_rows(&scoped, &r.sql).await;
+            match (expected, got) {
+                (Ok(expected), Ok(got)) => {
+                    let (expected, got) = (sorted(expected), sorted(got));
+                    if expected != got {
+                        return fail(format!(
+                            "READ DIFFERS from D|t\n  expected {expected:?}\n       got {got:?}"
+                        ));
+                    }
+                    count(stats, &r.construct, |c| c.passed += 1);
+                }
+                (Err(_), Err(e)) if not_a_refusal_of_valid_sql(&e) => {
+                    count(stats, &r.construct, |c| c.invalid += 1)
+                }
+                (expected, got) => {
+                    return fail(format!(
+                        "outcomes differ\n  D|t: {expected:?}\n  scoped: {got:?}"
+                    ));
+                }
+            }
+            continue;
+        }
+
+        // An upsert whose id belongs to another tenant's row: there is no such
+        // row in D|t, so the oracle is that nothing changes at all.
+        if let Some(id) = r.upsert_id {
+            let owner = try_rows(
+                shared,
+                &format!("SELECT entity_id FROM leads WHERE id = {id}"),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if owner
+                .first()
+                .is_some_and(|row| row[0] != tenant.to_string())
+            {
+                let before = dump(shared, None).await;
+                if let Err(e) = try_rows(&scoped, &r.sql).await {
+                    return fail(format!("upsert on another tenant's key failed: {e}"));
+                }
+                if dump(shared, None).await != before {
+                    return fail("AN UPSERT CHANGED ANOTHER TENANT'S ROW".into());
+                }
+                count(stats, "upsert/other-tenants-key", |c| c.passed += 1);
+                continue;
+            }
+        }
+
+        let before = others(shared, tenant).await;
+        let expected = try_rows(only, &r.sql).await;
+        let got = try_rows(&scoped, &r.sql).await;
+        if others(shared, tenant).await != before {
+            return fail("A WRITE CHANGED ANOTHER TENANT'S ROWS".into());
+        }
+        match (&expected, &got) {
+            (Ok(_), Ok(_)) => count(stats, &r.construct, |c| c.passed += 1),
+            (Err(_), Err(e)) if not_a_refusal_of_valid_sql(e) => {
+                count(stats, &r.construct, |c| c.invalid += 1)
+            }
+            _ => {
+                return fail(format!(
+                    "outcomes differ\n  D|t: {expected:?}\n  scoped: {got:?}"
+                ));
+            }
+        }
+        let (mine, oracle) = (dump(shared, Some(tenant)).await, dump(only, None).await);
+        if mine != oracle {
+            return fail(format!(
+                "tenant rows differ from D|t after the write\n  expected {oracle:?}\n       got {mine:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// When D|t rejects a statement too, the scoped connection may fail in the
+/// database or refuse it as unparseable; any other refusal of it would be
+/// refusing a construct the library claims to handle.
+fn not_a_refusal_of_valid_sql(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        Refusal::from_db_err(err),
+        None | Some(Refusal::Unparseable(_))
+    )
+}
+
+fn cases() -> u32 {
+    std::env::var("TENANCY_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48)
+}
+
+fn case() -> impl Strategy<Value = (Dataset, i64, Vec<Stmt>)> {
+    (
+        model::dataset(),
+        prop::sample::select(TENANTS.to_vec()),
+        prop::collection::vec(sql::stmt(), 1..=12),
+    )
+}
+
+/// Runs the property on `backend`, if this run has it.
+fn guarantee_on(backend: Backend) {
+    if !support::backends().contains(&backend) {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let env = Arc::new(Mutex::new(Some(rt.block_on(Env::new(backend)))));
+    let stats: Stats = Arc::default();
+    let config = Config {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
+            "proptest-regressions",
+        ))),
+        // Each case talks to a database; shrinking still gets a minimal
+        // dataset and statement list, within this bound.
+        max_shrink_iters: 2_000,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&case(), |(data, tenant, stmts)| {
+        let guard = env.lock().expect("env");
+        let env = guard.as_ref().expect("env");
+        rt.block_on(check_case(env, &stats, &data, tenant, &stmts))
+            .map_err(TestCaseError::fail)
+    });
+    if let Some(env) = env.lock().expect("env").take() {
+        rt.block_on(env.cleanup());
+    }
+    report(backend, &stats);
+    if let Err(e) = result {
+        panic!("the isolation guarantee failed on {backend}:\n{e}");
+    }
+}
+
+/// Prints the counts per construct (straight to stderr, so a passing run
+/// shows them too).
+fn report(backend: Backend, stats: &Stats) {
+    let stats = stats.lock().expect("stats");
+    let total: u64 = stats
+        .values()
+        .map(|c| c.passed + c.refused + c.invalid)
+        .sum();
+    let mut out = format!("\n{backend}: {total} statements checked against the guarantee\n");
+    out.push_str(&format!(
+        "  {:<36} {:>8} {:>8} {:>8} {:>8}\n",
+        "construct", "passed", "refused", "invalid", "n/a"
+    ));
+    for (construct, c) in stats.iter() {
+        out.push_str(&format!(
+            "  {construct:<36} {:>8} {:>8} {:>8} {:>8}\n",
+            c.passed, c.refused, c.invalid, c.unsupported
+        ));
+    }
+    let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
+#[test]
+fn guarantee_holds_on_sqlite() {
+    guarantee_on(Backend::Sqlite);
+}
+
+#[test]
+fn guarantee_holds_on_postgres() {
+    guarantee_on(Backend::Postgres);
+}
+
+#[test]
+fn guarantee_holds_on_mysql() {
+    guarantee_on(Backend::MySql);
+}
