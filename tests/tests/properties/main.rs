@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use support::{Backend, TestDb, exec, fresh_db, try_rows};
+use support::{Backend, TestDb, exec, fresh_db, try_rows, try_rows_of};
 use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
 
 use model::{Dataset, TENANTS, Table};
@@ -182,19 +182,19 @@ async fn check_case(
         };
         let fail = |why: String| {
             Err(format!(
-                "{why}\n  tenant {tenant}, statement {i}: {}",
-                r.sql
+                "{why}\n  tenant {tenant}, statement {i}: {} {:?}",
+                r.sql, r.values
             ))
+        };
+        let statement = Statement {
+            sql: r.sql.clone(),
+            values: r.values.clone(),
+            db_backend: env.backend.db_backend(),
         };
 
         if let Some(kind) = r.refusal {
             let before = dump(shared, None).await;
-            let result = scoped
-                .execute_raw(Statement::from_string(
-                    env.backend.db_backend(),
-                    r.sql.clone(),
-                ))
-                .await;
+            let result = scoped.execute_raw(statement.clone()).await;
             match result {
                 Err(err) => match Refusal::from_db_err(&err) {
                     Some(refusal) if refusal.kind() == kind => {}
@@ -224,8 +224,8 @@ async fn check_case(
         }
 
         if r.is_read {
-            let expected = try_rows(only, &r.sql).await;
-            let got = try_rows(&scoped, &r.sql).await;
+            let expected = try_rows_of(only, statement.clone()).await;
+            let got = try_rows_of(&scoped, statement.clone()).await;
             match (expected, got) {
                 (Ok(expected), Ok(got)) => {
                     let (expected, got) = (sorted(expected), sorted(got));
@@ -262,7 +262,7 @@ async fn check_case(
                 .is_some_and(|row| row[0] != tenant.to_string())
             {
                 let before = dump(shared, None).await;
-                if let Err(e) = try_rows(&scoped, &r.sql).await {
+                if let Err(e) = try_rows_of(&scoped, statement.clone()).await {
                     return fail(format!("upsert on another tenant's key failed: {e}"));
                 }
                 if dump(shared, None).await != before {
@@ -274,8 +274,8 @@ async fn check_case(
         }
 
         let before = others(shared, tenant).await;
-        let expected = try_rows(only, &r.sql).await;
-        let got = try_rows(&scoped, &r.sql).await;
+        let expected = try_rows_of(only, statement.clone()).await;
+        let got = try_rows_of(&scoped, statement).await;
         if others(shared, tenant).await != before {
             return fail("A WRITE CHANGED ANOTHER TENANT'S ROWS".into());
         }

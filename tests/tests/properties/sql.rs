@@ -373,6 +373,8 @@ pub fn stmt() -> impl Strategy<Value = Stmt> {
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub sql: String,
+    /// Bound values, for statements built with SeaORM.
+    pub values: Option<sea_orm::Values>,
     pub construct: String,
     pub refusal: Option<&'static str>,
     pub is_read: bool,
@@ -396,6 +398,7 @@ impl Stmt {
     pub fn render(&self, backend: Backend, tenant: i64, fresh: i64) -> Option<Rendered> {
         let read = |sql: String, construct: &str| Rendered {
             sql,
+            values: None,
             construct: construct.to_owned(),
             refusal: None,
             is_read: true,
@@ -403,6 +406,7 @@ impl Stmt {
         };
         let write = |sql: String, construct: &str, refusal: Option<&'static str>| Rendered {
             sql,
+            values: None,
             construct: construct.to_owned(),
             refusal,
             is_read: false,

@@ -509,9 +509,25 @@ pub async fn rows_sorted<C: ConnectionTrait>(conn: &C, sql: &str) -> Vec<Vec<Str
 ///
 /// If a column has a type it can't render, as [`rows`].
 pub async fn try_rows<C: ConnectionTrait>(conn: &C, sql: &str) -> Result<Vec<Vec<String>>, DbErr> {
-    let statement = Statement::from_string(conn.get_database_backend(), sql);
+    try_rows_of(
+        conn,
+        Statement::from_string(conn.get_database_backend(), sql),
+    )
+    .await
+}
+
+/// [`try_rows`] for a statement with bound values, as SeaORM builds them.
+///
+/// # Panics
+///
+/// If a column has a type it can't render, as [`rows`].
+pub async fn try_rows_of<C: ConnectionTrait>(
+    conn: &C,
+    statement: Statement,
+) -> Result<Vec<Vec<String>>, DbErr> {
+    let sql = statement.sql.clone();
     let results = conn.query_all_raw(statement).await?;
-    Ok(results.iter().map(|row| render_row(row, sql)).collect())
+    Ok(results.iter().map(|row| render_row(row, &sql)).collect())
 }
 
 /// Renders one result row; see [`rows`].
