@@ -480,10 +480,14 @@ impl Rewriter<'_> {
         let SetExpr::Select(select) = &mut *source.body else {
             return Err(Refusal::Construct("INSERT ... SELECT wrapper".into()));
         };
-        if let TableFactor::Derived { subquery, .. } = &mut select.from[0].relation {
-            **subquery = original;
+        match select.from.first_mut().map(|f| &mut f.relation) {
+            Some(TableFactor::Derived { subquery, .. }) => {
+                **subquery = original;
+                Ok(())
+            }
+            // Never leave the placeholder `(SELECT 1)` in place.
+            _ => Err(Refusal::Construct("INSERT ... SELECT wrapper".into())),
         }
-        Ok(())
     }
 }
 

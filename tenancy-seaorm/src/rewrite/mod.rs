@@ -383,7 +383,7 @@ impl Rewriter<'_> {
         let check = match value {
             Expr::Value(v) => match &v.value {
                 Value::Placeholder(p) => {
-                    let k: usize = p[1..].parse().map_err(|_| refuse())?;
+                    let k: usize = p.get(1..).and_then(|k| k.parse().ok()).ok_or_else(refuse)?;
                     TenantCheck::Param(k.checked_sub(1).ok_or_else(refuse)?)
                 }
                 Value::Number(n, _) => TenantCheck::Literal(n.parse().map_err(|_| refuse())?),

@@ -301,7 +301,10 @@ impl Rewriter<'_> {
                 sample: None,
             },
         );
-        select.from[0].relation = table;
+        let Some(from) = select.from.first_mut() else {
+            return Err(Refusal::Construct("derived table template".into()));
+        };
+        from.relation = table;
         select.selection = Some(predicate);
         if let TableFactor::Derived { subquery, .. } = factor {
             **subquery = inner;
