@@ -21,6 +21,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod built;
 mod model;
 mod sql;
 
@@ -175,7 +176,8 @@ async fn check_case(
     let scoped = TenantConnection::new(env.shared.conn.clone(), env.registry.clone(), tenant);
     let (shared, only) = (&env.shared.conn, env.only(tenant));
     for (i, stmt) in stmts.iter().enumerate() {
-        let fresh = 1_000 + 10 * i as i64;
+        // Inserts use ids fresh..fresh+14 (INSERT ... SELECT adds row ids).
+        let fresh = 1_000 + 100 * i as i64;
         let Some(r) = stmt.render(env.backend, tenant, fresh) else {
             count(stats, "(no syntax on this backend)", |c| c.unsupported += 1);
             continue;
@@ -339,9 +341,12 @@ fn guarantee_on(backend: Backend) {
     let stats: Stats = Arc::default();
     let config = Config {
         cases: cases(),
-        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
-            "proptest-regressions",
-        ))),
+        // `TestRunner::new` knows no source file, so `SourceParallel` would
+        // neither save nor replay seeds: name the file outright.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/proptest-regressions/properties.txt"
+        )))),
         // Each case talks to a database; shrinking still gets a minimal
         // dataset and statement list, within this bound.
         max_shrink_iters: 2_000,

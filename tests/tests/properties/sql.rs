@@ -71,6 +71,16 @@ impl Cond {
         }
     }
 
+    /// Renders as a whole WHERE clause: a top-level AND or OR without the
+    /// parentheses a nested one gets, so the library must add its own.
+    pub fn render_top(&self, table: Table, alias: &str) -> String {
+        match self {
+            Cond::And(a, b) => format!("{} AND {}", a.render(table, alias), b.render(table, alias)),
+            Cond::Or(a, b) => format!("{} OR {}", a.render(table, alias), b.render(table, alias)),
+            other => other.render(table, alias),
+        }
+    }
+
     /// Renders with `alias` naming the table reference the condition is
     /// about; subqueries use `alias` + "_s".
     pub fn render(&self, table: Table, alias: &str) -> String {
@@ -323,6 +333,8 @@ pub enum Write {
 pub enum Stmt {
     Read(Query),
     Write(Write),
+    /// A statement built with SeaORM's query builders.
+    Built(crate::built::Built),
 }
 
 pub fn query() -> impl Strategy<Value = Query> {
@@ -365,7 +377,11 @@ pub fn write() -> impl Strategy<Value = Write> {
 }
 
 pub fn stmt() -> impl Strategy<Value = Stmt> {
-    prop_oneof![3 => query().prop_map(Stmt::Read), 2 => write().prop_map(Stmt::Write)]
+    prop_oneof![
+        3 => query().prop_map(Stmt::Read),
+        2 => write().prop_map(Stmt::Write),
+        2 => crate::built::built().prop_map(Stmt::Built),
+    ]
 }
 
 /// A statement ready to run: its SQL on one backend, its construct label,
@@ -384,7 +400,7 @@ pub struct Rendered {
 
 fn where_(table: Table, alias: &str, cond: &Option<Cond>) -> String {
     cond.as_ref()
-        .map(|c| format!(" WHERE {}", c.render(table, alias)))
+        .map(|c| format!(" WHERE {}", c.render_top(table, alias)))
         .unwrap_or_default()
 }
 
@@ -413,6 +429,7 @@ impl Stmt {
             upsert_id: None,
         };
         Some(match self {
+            Stmt::Built(built) => return built.render(backend, tenant, fresh),
             Stmt::Read(Query::Scan {
                 table,
                 cond,
