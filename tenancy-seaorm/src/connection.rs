@@ -160,7 +160,7 @@ impl TableRegistry {
     /// let scoped = registry.scope_statement(stmt, 1.into()).unwrap();
     /// assert_eq!(
     ///     scoped.sql,
-    ///     r#"SELECT "name" FROM (SELECT * FROM "leads" WHERE "leads"."entity_id" = $2) AS "leads" WHERE "id" = $1"#
+    ///     r#"SELECT "name" FROM "leads" WHERE ("id" = $1) AND "leads"."entity_id" = $2"#
     /// );
     /// assert_eq!(scoped.values.unwrap().0, vec![7.into(), 1_i64.into()]);
     /// ```

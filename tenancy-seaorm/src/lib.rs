@@ -65,11 +65,13 @@
 //! # How statements are scoped
 //!
 //! - Reads: each reference to a scoped table, in FROM and every JOIN kind,
-//!   in subqueries anywhere, in CTEs and set operations, becomes
-//!   `(SELECT * FROM t WHERE t.entity_id = ?) AS t`. The user's own
-//!   conditions are untouched, so an `OR` in them can't widen the scope, and
-//!   outer joins keep their meaning. Every backend merges such a derived
-//!   table, so the plan and the index are those of a hand-written filter.
+//!   in subqueries anywhere, in CTEs and set operations, is restricted to
+//!   the tenant: `AND t.entity_id = ?` after the SELECT's whole condition
+//!   where no outer join can null-extend the table, and
+//!   `(SELECT * FROM t WHERE t.entity_id = ?) AS t` where one can (and for
+//!   `NATURAL` / `USING` joins). An `OR` in the user's condition can't widen
+//!   the scope, outer joins keep their meaning, and the database plans it
+//!   like a hand-written filter, with the same index.
 //! - Inserts: the tenant column is added with the tenant's value; a value
 //!   the caller gives for it must equal the tenant; `INSERT ... SELECT` has
 //!   its SELECT scoped.

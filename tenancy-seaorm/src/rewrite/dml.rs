@@ -14,13 +14,13 @@
 //!   REPLACE` delete the conflicting row, whoever owns it, and are refused.
 
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, BinaryOperator, Delete, Expr, FromTable, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, Insert, ObjectName,
-    ObjectNamePart, OnConflictAction, OnInsert, Query, SelectItem, SetExpr, SqliteOnConflict,
-    TableFactor, TableObject, TableWithJoins, Update, UpdateTableFromKind,
+    Assignment, AssignmentTarget, Delete, Expr, FromTable, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentList, FunctionArguments, Ident, Insert, ObjectName, ObjectNamePart,
+    OnConflictAction, OnInsert, Query, SelectItem, SetExpr, SqliteOnConflict, TableFactor,
+    TableObject, TableWithJoins, Update, UpdateTableFromKind,
 };
 
-use super::{Flavor, Rewriter, query::Scope};
+use super::{Flavor, Rewriter, guarded, query::Scope};
 use crate::{Refusal, registry::TableRule};
 
 /// What a write target is.
@@ -500,19 +500,6 @@ fn plain_values(source: &mut Query) -> Option<&mut Vec<sqlparser::ast::Parens<Ve
         SetExpr::Values(values) => Some(&mut values.rows),
         _ => None,
     }
-}
-
-/// `(user) AND g1 AND g2 ...`, built left-associative as the parser reads it
-/// back (the output must parse to the same tree).
-fn guarded(user: Option<Expr>, guards: Vec<Expr>) -> Option<Expr> {
-    user.map(|user| Expr::Nested(Box::new(user)))
-        .into_iter()
-        .chain(guards)
-        .reduce(|acc, guard| Expr::BinaryOp {
-            left: Box::new(acc),
-            op: BinaryOperator::And,
-            right: Box::new(guard),
-        })
 }
 
 /// `IF(cond, then, otherwise)` (MySQL).

@@ -397,6 +397,19 @@ impl Rewriter<'_> {
     }
 }
 
+/// `(user) AND g1 AND g2 ...`, built left-associative as the parser reads it
+/// back (the output must parse to the same tree).
+pub(crate) fn guarded(user: Option<Expr>, guards: Vec<Expr>) -> Option<Expr> {
+    user.map(|user| Expr::Nested(Box::new(user)))
+        .into_iter()
+        .chain(guards)
+        .reduce(|acc, guard| Expr::BinaryOp {
+            left: Box::new(acc),
+            op: sqlparser::ast::BinaryOperator::And,
+            right: Box::new(guard),
+        })
+}
+
 /// A short name for a statement we refuse, without its contents.
 fn statement_name(statement: &Statement) -> String {
     let text = statement.to_string();

@@ -26,10 +26,35 @@ fn refusal(backend: DbBackend, sql: &str) -> Refusal {
 }
 
 #[test]
-fn select_is_scoped_through_a_derived_table() {
+fn select_gets_the_guard_after_the_whole_condition() {
     assert_eq!(
         pg("SELECT * FROM leads WHERE a = 1 OR b = 2").unwrap(),
-        r#"SELECT * FROM (SELECT * FROM leads WHERE leads."entity_id" = $1) AS leads WHERE a = 1 OR b = 2"#
+        r#"SELECT * FROM leads WHERE (a = 1 OR b = 2) AND leads."entity_id" = $1"#
+    );
+}
+
+#[test]
+fn nullable_sides_of_outer_joins_become_derived_tables() {
+    assert_eq!(
+        pg("SELECT * FROM leads l LEFT JOIN accounts a ON a.id = l.account_id").unwrap(),
+        r#"SELECT * FROM leads l LEFT JOIN (SELECT * FROM accounts WHERE accounts."entity_id" = $1) a ON a.id = l.account_id WHERE l."entity_id" = $1"#
+    );
+    let out = pg("SELECT * FROM leads l RIGHT JOIN accounts a ON a.id = l.account_id").unwrap();
+    assert!(out.starts_with(r#"SELECT * FROM (SELECT * FROM leads WHERE leads."entity_id" = $1) l RIGHT JOIN accounts a"#), "{out}");
+    assert!(out.ends_with(r#"WHERE a."entity_id" = $1"#), "{out}");
+    let out = pg("SELECT * FROM leads l FULL JOIN accounts a ON a.id = l.account_id").unwrap();
+    assert_eq!(out.matches("(SELECT * FROM").count(), 2, "{out}");
+    assert!(!out.contains(" WHERE l."), "{out}");
+    // NATURAL and USING merge columns: derived tables keep them right.
+    let out = pg("SELECT * FROM leads NATURAL JOIN accounts").unwrap();
+    assert_eq!(out.matches("(SELECT * FROM").count(), 2, "{out}");
+    // An alias that renames columns can't be guarded by column name.
+    let out = pg("SELECT * FROM leads AS l (a, b, c)").unwrap();
+    assert!(
+        out.starts_with(
+            r#"SELECT * FROM (SELECT * FROM leads WHERE leads."entity_id" = $1) AS l (a, b, c)"#
+        ),
+        "{out}"
     );
 }
 
@@ -37,7 +62,7 @@ fn select_is_scoped_through_a_derived_table() {
 fn aliases_and_joins_keep_their_names() {
     assert_eq!(
         pg("SELECT * FROM leads AS accounts LEFT JOIN accounts AS leads ON leads.id = accounts.account_id").unwrap(),
-        r#"SELECT * FROM (SELECT * FROM leads WHERE leads."entity_id" = $1) AS accounts LEFT JOIN (SELECT * FROM accounts WHERE accounts."entity_id" = $1) AS leads ON leads.id = accounts.account_id"#
+        r#"SELECT * FROM leads AS accounts LEFT JOIN (SELECT * FROM accounts WHERE accounts."entity_id" = $1) AS leads ON leads.id = accounts.account_id WHERE accounts."entity_id" = $1"#
     );
 }
 
@@ -58,11 +83,22 @@ fn mysql_placeholders_are_positional_in_text_order() {
     let scoped = registry.scope_statement(stmt, 9.into()).unwrap();
     assert_eq!(
         scoped.sql,
-        "SELECT * FROM (SELECT * FROM leads WHERE leads.`entity_id` = ?) AS leads WHERE id = ? AND name = ?"
+        "SELECT * FROM leads WHERE (id = ? AND name = ?) AND leads.`entity_id` = ?"
     );
     assert_eq!(
         scoped.values.unwrap().0,
-        vec![Value::from(9_i64), Value::from(5), Value::from("x")]
+        vec![Value::from(5), Value::from("x"), Value::from(9_i64)]
+    );
+    // With a derived table first, the tenant comes first.
+    let stmt = Statement::from_sql_and_values(
+        DbBackend::MySql,
+        "SELECT * FROM leads l RIGHT JOIN accounts a ON a.id = l.account_id WHERE a.name = ?",
+        [Value::from("x")],
+    );
+    let scoped = registry.scope_statement(stmt, 9.into()).unwrap();
+    assert_eq!(
+        scoped.values.unwrap().0,
+        vec![Value::from(9_i64), Value::from("x"), Value::from(9_i64)]
     );
 }
 
@@ -77,7 +113,7 @@ fn sqlite_placeholders_are_numbered() {
     let scoped = registry.scope_statement(stmt, 9.into()).unwrap();
     assert_eq!(
         scoped.sql,
-        r#"SELECT * FROM (SELECT * FROM leads WHERE leads."entity_id" = ?2) AS leads WHERE id = ?1"#
+        r#"SELECT * FROM leads WHERE (id = ?1) AND leads."entity_id" = ?2"#
     );
     assert_eq!(
         scoped.values.unwrap().0,
@@ -90,16 +126,22 @@ fn ctes_shadow_tables_only_where_visible() {
     // The CTE named like a table: its body reads the real table (scoped); the
     // main query reads the CTE (left alone).
     let out = pg("WITH RECURSIVE x AS (SELECT * FROM leads) SELECT * FROM x").unwrap();
-    assert!(out.contains("FROM (SELECT * FROM leads WHERE"), "{out}");
+    assert!(
+        out.contains(r#"(SELECT * FROM leads WHERE leads."entity_id" = $1)"#),
+        "{out}"
+    );
     assert!(out.ends_with("SELECT * FROM x"), "{out}");
     let out = pg("WITH leads AS (SELECT * FROM accounts) SELECT * FROM leads").unwrap();
-    assert!(out.contains("FROM (SELECT * FROM accounts WHERE"), "{out}");
+    assert!(
+        out.contains(r#"(SELECT * FROM accounts WHERE accounts."entity_id" = $1)"#),
+        "{out}"
+    );
     assert!(out.ends_with("SELECT * FROM leads"), "{out}");
     // Outside the WITH, the name is the table again.
     let out =
         pg("SELECT * FROM (WITH leads AS (SELECT 1) SELECT * FROM leads) AS a, leads").unwrap();
     assert!(
-        out.ends_with(r#"AS a, (SELECT * FROM leads WHERE leads."entity_id" = $1) AS leads"#),
+        out.ends_with(r#"AS a, leads WHERE leads."entity_id" = $1"#),
         "{out}"
     );
     // A CTE's own name in its non-recursive body: backends disagree.
@@ -117,18 +159,10 @@ fn subqueries_everywhere_are_scoped() {
     let out = pg("SELECT (SELECT count(*) FROM calls), id FROM accounts WHERE id IN (SELECT account_id FROM leads) \
                   GROUP BY id HAVING EXISTS (SELECT 1 FROM leads) ORDER BY (SELECT max(id) FROM leads)")
     .unwrap();
+    assert_eq!(out.matches("leads.\"entity_id\" = $1").count(), 3, "{out}");
+    assert_eq!(out.matches("calls.\"company_id\" = $1").count(), 1, "{out}");
     assert_eq!(
-        out.matches("WHERE leads.\"entity_id\" = $1").count(),
-        3,
-        "{out}"
-    );
-    assert_eq!(
-        out.matches("WHERE calls.\"company_id\" = $1").count(),
-        1,
-        "{out}"
-    );
-    assert_eq!(
-        out.matches("WHERE accounts.\"entity_id\" = $1").count(),
+        out.matches("accounts.\"entity_id\" = $1").count(),
         1,
         "{out}"
     );
@@ -154,11 +188,11 @@ fn insert_stamps_the_tenant() {
     let out = pg("INSERT INTO leads (name) SELECT name FROM accounts").unwrap();
     assert_eq!(
         out,
-        r#"INSERT INTO leads (name, "entity_id") SELECT name, $1 FROM (SELECT * FROM accounts WHERE accounts."entity_id" = $1) AS accounts"#
+        r#"INSERT INTO leads (name, "entity_id") SELECT name, $1 FROM accounts WHERE accounts."entity_id" = $1"#
     );
     let out = pg("INSERT INTO leads (name) SELECT name FROM accounts UNION SELECT name FROM leads")
         .unwrap();
-    assert!(out.starts_with(r#"INSERT INTO leads (name, "entity_id") SELECT "tenancy_source".*, $1 FROM (SELECT name FROM (SELECT"#), "{out}");
+    assert!(out.starts_with(r#"INSERT INTO leads (name, "entity_id") SELECT "tenancy_source".*, $1 FROM (SELECT name FROM accounts WHERE"#), "{out}");
 }
 
 #[test]
@@ -208,7 +242,7 @@ fn update_and_delete_guard_the_whole_condition() {
     );
     assert_eq!(
         pg("DELETE FROM leads AS l WHERE id IN (SELECT lead_id FROM calls)").unwrap(),
-        r#"DELETE FROM leads AS l WHERE (id IN (SELECT lead_id FROM (SELECT * FROM calls WHERE calls."company_id" = $1) AS calls)) AND l."entity_id" = $1"#
+        r#"DELETE FROM leads AS l WHERE (id IN (SELECT lead_id FROM calls WHERE calls."company_id" = $1)) AND l."entity_id" = $1"#
     );
     assert_eq!(
         registry()
