@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use support::{Backend, TestDb, exec, fresh_db, try_rows, try_rows_of};
 use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
 
@@ -108,14 +108,19 @@ impl Env {
     }
 
     /// Loads the dataset into D and t's rows into D|t.
+    ///
+    /// One transaction per database: on MariaDB each autocommitted statement
+    /// waits for its own log flush, which made the reload most of a case.
     async fn load(&self, data: &Dataset, tenant: i64) {
         for (conn, rows_of) in [(&self.shared.conn, None), (self.only(tenant), Some(tenant))] {
+            let txn = conn.begin().await.expect("begin the reload");
             for table in ["calls", "leads", "accounts", "regions"] {
-                exec(conn, &format!("DELETE FROM {table}")).await;
+                exec(&txn, &format!("DELETE FROM {table}")).await;
             }
             for sql in data.inserts(rows_of) {
-                exec(conn, &sql).await;
+                exec(&txn, &sql).await;
             }
+            txn.commit().await.expect("commit the reload");
         }
     }
 
@@ -353,11 +358,23 @@ fn guarantee_on(backend: Backend) {
         ..Config::default()
     };
     let mut runner = TestRunner::new(config);
+    let started = std::time::Instant::now();
+    let (ran, failed) = (std::cell::Cell::new(0_u64), std::cell::Cell::new(0_u64));
     let result = runner.run(&case(), |(data, tenant, stmts)| {
         let guard = env.lock().expect("env");
         let env = guard.as_ref().expect("env");
-        rt.block_on(check_case(env, &stats, &data, tenant, &stmts))
-            .map_err(TestCaseError::fail)
+        let outcome = rt
+            .block_on(check_case(env, &stats, &data, tenant, &stmts))
+            .map_err(TestCaseError::fail);
+        // A soak can run for hours: say how far it got, so a run that is
+        // stopped early still reports what it checked.
+        // (While shrinking, the runs are counted too.)
+        ran.set(ran.get() + 1);
+        failed.set(failed.get() + u64::from(outcome.is_err()));
+        if ran.get() % PROGRESS_EVERY == 0 {
+            progress(backend, &stats, ran.get(), failed.get(), started.elapsed());
+        }
+        outcome
     });
     if let Some(env) = env.lock().expect("env").take() {
         rt.block_on(env.cleanup());
@@ -366,6 +383,29 @@ fn guarantee_on(backend: Backend) {
     if let Err(e) = result {
         panic!("the isolation guarantee failed on {backend}:\n{e}");
     }
+}
+
+/// Cases between two progress lines.
+const PROGRESS_EVERY: u64 = 500;
+
+fn progress(
+    backend: Backend,
+    stats: &Stats,
+    cases: u64,
+    failed: u64,
+    elapsed: std::time::Duration,
+) {
+    let stats = stats.lock().expect("stats");
+    let (mut checked, mut refused) = (0, 0);
+    for c in stats.values() {
+        checked += c.passed + c.refused + c.invalid;
+        refused += c.refused;
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "{backend}: {cases} cases, {checked} statements checked ({refused} refused as documented), {failed} failing cases, {:.0} s",
+        elapsed.as_secs_f64()
+    );
 }
 
 /// Prints the counts per construct (straight to stderr, so a passing run
