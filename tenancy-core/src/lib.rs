@@ -5,6 +5,8 @@
 //!
 //! - [`TenantId`], the identifier stored in every tenant-scoped row;
 //! - [`TenantContext`], the value that travels with a request or a job;
+//! - [`Domain`], a normalised domain name, and the [`directory`] that maps
+//!   domains and slugs to tenants, with a cache;
 //! - a tokio task-local, so code with no request at hand can ask
 //!   [`current`] which tenant it runs for ([`TenantContext::scope`] sets it);
 //! - [`Error`], the shared error type.
@@ -41,9 +43,12 @@
 #![warn(missing_docs)]
 
 mod context;
+pub mod directory;
+pub mod domain;
 mod error;
 mod id;
 
 pub use context::{TenantContext, current, try_current};
+pub use domain::{Domain, DomainError};
 pub use error::{Error, Result};
 pub use id::TenantId;
