@@ -133,12 +133,14 @@
 #![warn(missing_docs)]
 
 mod connection;
+pub mod directory_store;
 mod plan;
 mod refusal;
 mod registry;
 mod rewrite;
 
 pub use connection::{TenantConnection, TenantTransaction};
+pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
 pub use refusal::Refusal;
 pub use registry::{
     DEFAULT_TENANT_COLUMN, RegistryError, TableRegistry, TableRegistryBuilder, TableRule,
