@@ -9,6 +9,7 @@
 //!   domains and slugs to tenants, with a cache;
 //! - a tokio task-local, so code with no request at hand can ask
 //!   [`current`] which tenant it runs for ([`TenantContext::scope`] sets it);
+//! - the [`config`] registry: typed per-tenant feature flags and settings;
 //! - [`Error`], the shared error type.
 //!
 //! # Example
@@ -42,6 +43,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 mod context;
 pub mod directory;
 pub mod domain;

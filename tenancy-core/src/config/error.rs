@@ -1,0 +1,109 @@
+//! Errors of the configuration registry.
+
+use std::sync::Arc;
+
+/// Why a configuration read, write or registry build failed.
+///
+/// Messages name the key but never quote a secret's value.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The key is not declared in this registry.
+    #[error("undeclared config key {key:?}")]
+    UndeclaredKey {
+        /// The name asked for.
+        key: String,
+    },
+    /// The key is declared, but with another value type than the one asked for.
+    #[error("config key {key:?} holds {declared}, not {requested}")]
+    TypeMismatch {
+        /// The key.
+        key: String,
+        /// The declared type.
+        declared: &'static str,
+        /// The type asked for.
+        requested: &'static str,
+    },
+    /// A value written does not have the key's declared type.
+    #[error("invalid value for config key {key:?} (expected {expected}): {reason}")]
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// The declared type.
+        expected: &'static str,
+        /// What is wrong (generic for secrets, so the value is never quoted).
+        reason: String,
+    },
+    /// The key's validator refused a value written.
+    #[error("value rejected for config key {key:?}: {reason}")]
+    Rejected {
+        /// The key.
+        key: String,
+        /// The validator's message (generic for secrets).
+        reason: String,
+    },
+    /// A declared default fails its own key's checks.
+    #[error("invalid default for config key {key:?}: {reason}")]
+    InvalidDefault {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two declared keys have the same name.
+    #[error("config key {key:?} is declared twice")]
+    DuplicateKey {
+        /// The name.
+        key: String,
+    },
+    /// A key name is empty, too long, or has characters other than ASCII
+    /// letters, digits, `.`, `_` and `-`.
+    #[error("invalid config key name {key:?}")]
+    InvalidKeyName {
+        /// The name.
+        key: String,
+    },
+    /// The store could not be read or written. On a write, nothing was
+    /// changed; reads keep serving the last good snapshot.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A [`ConfigStore`](super::ConfigStore) could not answer or commit (its
+/// database is down, a table is missing).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("config store unavailable: {message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error with a message and no cause.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The message, without the cause.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// `Result` with [`ConfigError`] as the default error.
+pub type Result<T, E = ConfigError> = std::result::Result<T, E>;
