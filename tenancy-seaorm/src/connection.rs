@@ -10,7 +10,12 @@ use sea_orm::{
 use tenancy_core::TenantId;
 use tracing::Instrument;
 
-use crate::{Refusal, TableRegistry, plan::Plan, rewrite};
+use crate::{
+    Refusal, TableRegistry,
+    plan::Plan,
+    rewrite,
+    rls::{self, RlsError, VerifiedRls},
+};
 
 /// A SeaORM connection that can only reach one tenant's rows.
 ///
@@ -69,6 +74,9 @@ use crate::{Refusal, TableRegistry, plan::Plan, rewrite};
 pub struct TenantConnection<C = DatabaseConnection> {
     conn: C,
     scope: Scope,
+    /// In RLS mode: runs each single statement in its own transaction that
+    /// sets the tenant first.
+    wrap: Option<Arc<dyn Wrap>>,
 }
 
 /// A transaction begun on a [`TenantConnection`]; scoped the same way.
@@ -82,12 +90,22 @@ pub struct TenantTransaction<T = DatabaseTransaction> {
 struct Scope {
     registry: TableRegistry,
     tenant: TenantId,
+    rls: Option<RlsScope>,
+}
+
+/// RLS mode: the setting each transaction sets, and whether the rewrite is
+/// still on (always, except through the `testing-unscoped` switch).
+#[derive(Clone)]
+struct RlsScope {
+    setting: Arc<str>,
+    rewrite: bool,
 }
 
 impl<C> fmt::Debug for TenantConnection<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantConnection")
             .field("tenant", &self.scope.tenant)
+            .field("rls", &self.scope.rls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +114,7 @@ impl<T> fmt::Debug for TenantTransaction<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantTransaction")
             .field("tenant", &self.scope.tenant)
+            .field("rls", &self.scope.rls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -108,7 +127,9 @@ impl<C> TenantConnection<C> {
             scope: Scope {
                 registry,
                 tenant: tenant.into(),
+                rls: None,
             },
+            wrap: None,
         }
     }
 
@@ -131,6 +152,182 @@ impl<C> TenantConnection<C> {
     /// The registry of tables this connection checks against.
     pub fn registry(&self) -> &TableRegistry {
         &self.scope.registry
+    }
+
+    /// Whether this connection is in RLS mode (see
+    /// [`with_rls`](Self::with_rls)).
+    pub fn is_rls(&self) -> bool {
+        self.scope.rls.is_some()
+    }
+
+    /// Turns the rewrite off, leaving PostgreSQL's row-level security as
+    /// the only wall. For the test that proves the policies hold on their
+    /// own; it exists only with the `testing-unscoped` feature, which no
+    /// application should enable.
+    ///
+    /// # Errors
+    ///
+    /// [`RlsError::NotRlsMode`] unless the connection is in RLS mode: the
+    /// rewrite never goes off without the second wall up.
+    #[cfg(feature = "testing-unscoped")]
+    #[doc(hidden)]
+    pub fn rewrite_off_for_testing(mut self) -> Result<Self, RlsError> {
+        let Some(rls) = self.scope.rls.as_mut() else {
+            return Err(RlsError::NotRlsMode);
+        };
+        tracing::warn!(
+            tenant = self.scope.tenant.get(),
+            "tenancy: the rewrite is off (testing-unscoped); only row-level security scopes this connection"
+        );
+        rls.rewrite = false;
+        Ok(self)
+    }
+}
+
+impl<C> TenantConnection<C>
+where
+    C: ConnectionTrait + TransactionTrait + Clone + Send + Sync + 'static,
+    C::Transaction: Sync,
+{
+    /// Switches the connection into RLS mode: on top of the rewrite, every
+    /// transaction sets the tenant with `set_config(setting, tenant, true)`
+    /// for PostgreSQL's row-level-security policies (see [`crate::rls`]).
+    ///
+    /// - A [`TenantTransaction`] sets it once, right after `BEGIN`.
+    /// - A single statement outside a transaction runs in its own
+    ///   transaction that sets it first (`BEGIN`, `set_config`, the
+    ///   statement, `COMMIT`: four round trips instead of one; the
+    ///   benchmark measures the cost).
+    /// - The setting is never set at session level, so it can't outlive
+    ///   the transaction: safe behind a transaction-pooling proxy.
+    /// - Streams need a transaction: [`stream_raw`](StreamTrait::stream_raw)
+    ///   on the connection itself fails with
+    ///   [`RlsError::StreamOutsideTransaction`]; begin a transaction and
+    ///   stream inside it.
+    ///
+    /// `rls` comes from [`RowLevelSecurity::boot_check`](crate::RowLevelSecurity::boot_check),
+    /// so a connection can't enter RLS mode on a database whose policies
+    /// were never verified. On a backend other than PostgreSQL every
+    /// statement fails with [`RlsError::NotPostgres`].
+    pub fn with_rls(mut self, rls: &VerifiedRls) -> Self {
+        self.scope.rls = Some(RlsScope {
+            setting: Arc::clone(&rls.setting),
+            rewrite: true,
+        });
+        self.wrap = Some(Arc::new(InTransaction {
+            conn: self.conn.clone(),
+            setting: Arc::clone(&rls.setting),
+            tenant: self.scope.tenant,
+        }));
+        self
+    }
+}
+
+/// Runs one statement in its own transaction (RLS mode, outside a
+/// transaction). Type-erased so the connection's trait impls keep their
+/// bounds: only [`TenantConnection::with_rls`] needs `TransactionTrait`.
+#[async_trait::async_trait]
+trait Wrap: Send + Sync {
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr>;
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr>;
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr>;
+}
+
+struct InTransaction<C> {
+    conn: C,
+    setting: Arc<str>,
+    tenant: TenantId,
+}
+
+impl<C> InTransaction<C>
+where
+    C: ConnectionTrait + TransactionTrait + Send + Sync,
+    C::Transaction: Sync,
+{
+    /// Begins a transaction and sets the tenant in it.
+    async fn begin(&self) -> Result<C::Transaction, DbErr> {
+        if self.conn.get_database_backend() != DbBackend::Postgres {
+            return Err(not_postgres(self.conn.get_database_backend()));
+        }
+        let txn = self.conn.begin().await?;
+        txn.execute_raw(rls::set_tenant(&self.setting, self.tenant))
+            .await?;
+        Ok(txn)
+    }
+
+    /// Commits after `Ok`, rolls back after `Err`.
+    async fn finish<R>(txn: C::Transaction, result: Result<R, DbErr>) -> Result<R, DbErr> {
+        match result {
+            Ok(value) => {
+                txn.commit().await?;
+                Ok(value)
+            }
+            Err(err) => {
+                // The statement's error is the one to report; a failed
+                // rollback ends the connection's transaction anyway.
+                let _ = txn.rollback().await;
+                Err(err)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<C> Wrap for InTransaction<C>
+where
+    C: ConnectionTrait + TransactionTrait + Send + Sync,
+    C::Transaction: Sync,
+{
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let txn = self.begin().await?;
+        let result = txn.execute_raw(stmt).await;
+        Self::finish(txn, result).await
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let txn = self.begin().await?;
+        let result = txn.query_one_raw(stmt).await;
+        Self::finish(txn, result).await
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let txn = self.begin().await?;
+        let result = txn.query_all_raw(stmt).await;
+        Self::finish(txn, result).await
+    }
+}
+
+fn not_postgres(backend: DbBackend) -> DbErr {
+    RlsError::NotPostgres(format!("{backend:?}").to_lowercase()).into_db_err()
+}
+
+impl<C> TenantConnection<C> {
+    fn wrapper(&self) -> Option<&dyn Wrap> {
+        self.wrap.as_deref()
+    }
+
+    /// Wraps a transaction just begun on the inner connection; in RLS mode,
+    /// sets the tenant in it first.
+    async fn start<T: ConnectionTrait>(&self, txn: T) -> Result<TenantTransaction<T>, DbErr> {
+        if let Some(rls) = &self.scope.rls {
+            let backend = txn.get_database_backend();
+            if backend != DbBackend::Postgres {
+                return Err(not_postgres(backend));
+            }
+            txn.execute_raw(rls::set_tenant(&rls.setting, self.scope.tenant))
+                .await?;
+        }
+        Ok(TenantTransaction {
+            txn,
+            scope: self.scope.clone(),
+        })
+    }
+}
+
+impl<T> TenantTransaction<T> {
+    /// Statements in a transaction run in it; nothing to wrap.
+    fn wrapper(&self) -> Option<&dyn Wrap> {
+        None
     }
 }
 
@@ -209,6 +406,14 @@ impl Scope {
     /// Rewrites `stmt`, or logs and returns the refusal. The span carries the
     /// tenant for whatever the driver logs while running the statement.
     fn prepare(&self, stmt: Statement) -> Result<(Statement, tracing::Span), DbErr> {
+        if self.rls.as_ref().is_some_and(|rls| !rls.rewrite) {
+            let span = tracing::debug_span!(
+                "tenancy.statement",
+                tenant = self.tenant.get(),
+                kind = "unscoped"
+            );
+            return Ok((stmt, span));
+        }
         match self.registry.scope_with_kind(stmt, self.tenant) {
             Ok((stmt, kind)) => {
                 let span =
@@ -250,22 +455,34 @@ macro_rules! scoped_connection_trait {
 
             async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
                 let (stmt, span) = self.scope.prepare(stmt)?;
-                self.$inner.execute_raw(stmt).instrument(span).await
+                match self.wrapper() {
+                    Some(wrap) => wrap.execute(stmt).instrument(span).await,
+                    None => self.$inner.execute_raw(stmt).instrument(span).await,
+                }
             }
 
             async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
                 let (stmt, span) = self.scope.unprepared(self.get_database_backend(), sql)?;
-                self.$inner.execute_raw(stmt).instrument(span).await
+                match self.wrapper() {
+                    Some(wrap) => wrap.execute(stmt).instrument(span).await,
+                    None => self.$inner.execute_raw(stmt).instrument(span).await,
+                }
             }
 
             async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
                 let (stmt, span) = self.scope.prepare(stmt)?;
-                self.$inner.query_one_raw(stmt).instrument(span).await
+                match self.wrapper() {
+                    Some(wrap) => wrap.query_one(stmt).instrument(span).await,
+                    None => self.$inner.query_one_raw(stmt).instrument(span).await,
+                }
             }
 
             async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
                 let (stmt, span) = self.scope.prepare(stmt)?;
-                self.$inner.query_all_raw(stmt).instrument(span).await
+                match self.wrapper() {
+                    Some(wrap) => wrap.query_all(stmt).instrument(span).await,
+                    None => self.$inner.query_all_raw(stmt).instrument(span).await,
+                }
             }
 
             fn support_returning(&self) -> bool {
@@ -287,6 +504,10 @@ macro_rules! scoped_connection_trait {
                 &'a self,
                 stmt: Statement,
             ) -> Pin<Box<dyn Future<Output = Result<Self::Stream<'a>, DbErr>> + 'a + Send>> {
+                if self.wrapper().is_some() {
+                    let err = RlsError::StreamOutsideTransaction.into_db_err();
+                    return Box::pin(async move { Err(err) });
+                }
                 match self.scope.prepare(stmt) {
                     Ok((stmt, span)) => Box::pin(self.$inner.stream_raw(stmt).instrument(span)),
                     Err(err) => Box::pin(async move { Err(err) }),
@@ -309,10 +530,7 @@ where
 
     async fn begin(&self) -> Result<Self::Transaction, DbErr> {
         let txn = self.conn.begin().await?;
-        Ok(TenantTransaction {
-            txn,
-            scope: self.scope.clone(),
-        })
+        self.start(txn).await
     }
 
     async fn begin_with_config(
@@ -324,10 +542,7 @@ where
             .conn
             .begin_with_config(isolation_level, access_mode)
             .await?;
-        Ok(TenantTransaction {
-            txn,
-            scope: self.scope.clone(),
-        })
+        self.start(txn).await
     }
 
     async fn begin_with_options(
@@ -335,10 +550,7 @@ where
         options: TransactionOptions,
     ) -> Result<Self::Transaction, DbErr> {
         let txn = self.conn.begin_with_options(options).await?;
-        Ok(TenantTransaction {
-            txn,
-            scope: self.scope.clone(),
-        })
+        self.start(txn).await
     }
 
     async fn transaction<F, R, E>(&self, callback: F) -> Result<R, TransactionError<E>>

@@ -138,6 +138,7 @@ mod plan;
 mod refusal;
 mod registry;
 mod rewrite;
+pub mod rls;
 
 pub use connection::{TenantConnection, TenantTransaction};
 pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
@@ -145,3 +146,4 @@ pub use refusal::Refusal;
 pub use registry::{
     DEFAULT_TENANT_COLUMN, RegistryError, TableRegistry, TableRegistryBuilder, TableRule,
 };
+pub use rls::{RlsError, RowLevelSecurity, VerifiedRls};

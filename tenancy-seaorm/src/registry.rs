@@ -105,6 +105,35 @@ impl TableRegistry {
     pub fn rule(&self, table: &str) -> Option<&TableRule> {
         self.inner.tables.get(table)
     }
+
+    /// The tenant-scoped tables and their tenant columns, sorted by table
+    /// name: what the row-level-security policies, the schema audit and the
+    /// tenant lifecycle walk.
+    ///
+    /// ```
+    /// use tenancy_seaorm::TableRegistry;
+    ///
+    /// let registry = TableRegistry::builder()
+    ///     .scoped_table("leads")
+    ///     .scoped_table_by("calls", "company_id")
+    ///     .global_table("countries")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(registry.scoped_tables(), [("calls", "company_id"), ("leads", "entity_id")]);
+    /// ```
+    pub fn scoped_tables(&self) -> Vec<(&str, &str)> {
+        let mut tables: Vec<_> = self
+            .inner
+            .tables
+            .iter()
+            .filter_map(|(table, rule)| match rule {
+                TableRule::Scoped { column } => Some((table.as_str(), column.as_str())),
+                TableRule::Global { .. } => None,
+            })
+            .collect();
+        tables.sort_unstable();
+        tables
+    }
 }
 
 impl Inner {
