@@ -156,6 +156,21 @@ impl SeaOrmDirectory {
         }
     }
 
+    /// Every tenant, by id (for jobs that run per tenant, and admin pages).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the database cannot answer.
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let stmt = tenant_columns()
+            .order_by((TENANTS_TABLE, "id"), sea_orm::sea_query::Order::Asc)
+            .to_owned();
+        let rows = self.db.query_all(&stmt).await.map_err(unavailable)?;
+        rows.iter()
+            .map(|row| tenant_from(row).map_err(unavailable))
+            .collect()
+    }
+
     /// The domains of tenant `id`, sorted.
     ///
     /// # Errors

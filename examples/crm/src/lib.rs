@@ -1,0 +1,126 @@
+//! The reference CRM: two operating companies on one platform, one
+//! deployment and one database, resolved by the domain a user comes in on.
+//!
+//! - `goldenkey.localhost`: Golden Key, a wholesale real-estate company;
+//! - `stone.localhost`: Stone, an outbound sales company;
+//! - `admin.localhost`: the platform operators' read-only, audited
+//!   cross-company report.
+//!
+//! How the crates fit together:
+//!
+//! - `tenancy-tower`'s `ResolveTenantLayer` finds the company from the host,
+//!   through a cached `TenantDirectory` over `tenancy-seaorm`'s
+//!   `SeaOrmDirectory` (the domains are data, not code);
+//! - `BindSessionLayer` refuses a session issued for the other company;
+//! - every handler reads and writes through a `TenantConnection` for the
+//!   resolved company, so no query here mentions `entity_id`;
+//! - per-company behaviour (dispositions, workflow, UI) comes from the typed
+//!   `ConfigRegistry` in `tenancy-core`;
+//! - the follow-up job runs per company, in that company's context, with
+//!   that company's credentials.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod entities;
+pub mod error;
+pub mod jobs;
+pub mod platform;
+pub mod report;
+pub mod routes;
+pub mod schema;
+pub mod seed;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use sea_orm::DatabaseConnection;
+use tenancy_core::Domain;
+use tenancy_core::config::ConfigRegistry;
+use tenancy_core::directory::TenantDirectory;
+use tenancy_seaorm::{SeaOrmDirectory, TableRegistry, TenantConnection};
+use tenancy_tower::host::parse_host;
+use tenancy_tower::resolver::ExactHost;
+use tenancy_tower::session::BindSessionLayer;
+use tenancy_tower::{ResolveTenantLayer, TenantId};
+use tower::ServiceExt as _;
+
+/// Everything a route needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The platform connection: only the session and platform code uses it
+    /// directly; company data goes through [`AppState::scoped`].
+    pub db: DatabaseConnection,
+    /// Which tables are scoped.
+    pub tables: TableRegistry,
+    /// Tenants and their domains, cached.
+    pub directory: TenantDirectory,
+    /// The store behind the directory (for listing tenants).
+    pub directory_store: SeaOrmDirectory,
+    /// Per-company configuration.
+    pub config: Arc<ConfigRegistry>,
+    /// The platform operators' domain.
+    pub admin_domain: Domain,
+}
+
+impl AppState {
+    /// A connection that can only reach `tenant`'s rows.
+    pub fn scoped(&self, tenant: TenantId) -> TenantConnection<DatabaseConnection> {
+        TenantConnection::new(self.db.clone(), self.tables.clone(), tenant)
+    }
+}
+
+/// The whole application: the admin domain goes to the platform router,
+/// every other host through the tenant layers to the company router.
+pub fn app(state: AppState) -> Router {
+    let company = routes::router(state.clone())
+        .layer(BindSessionLayer::<auth::Principal>::new())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(ResolveTenantLayer::new(ExactHost::new(
+            state.directory.clone(),
+        )));
+    let platform = platform::router(state.clone()).layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
+    let admin = state.admin_domain.clone();
+    Router::new().fallback_service(tower::service_fn(move |req: Request| {
+        let on_admin = req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| parse_host(h.as_bytes()).ok())
+            .is_some_and(|h| h.domain() == Some(&admin));
+        let (company, platform) = (company.clone(), platform.clone());
+        async move {
+            if on_admin {
+                platform.oneshot(req).await
+            } else {
+                company.oneshot(req).await
+            }
+        }
+    }))
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// A new random record id (48 bits: exact in JavaScript too).
+///
+/// # Panics
+///
+/// Only if the OS has no random source.
+pub fn new_id() -> i64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes[..6]).expect("the OS random source");
+    i64::from_le_bytes(bytes).max(1)
+}
