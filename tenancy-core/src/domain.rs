@@ -88,6 +88,28 @@ impl Domain {
         if name.split('.').any(str::is_empty) {
             return Err(DomainError::EmptyLabel);
         }
+        // Fast path, the usual case: letters, digits, hyphens and dots, no
+        // punycode label. UTS #46 maps such a name to its lowercase form and
+        // checks only the hyphen rule, so that is all this does.
+        if name.is_ascii()
+            && !name
+                .split('.')
+                .any(|label| label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--"))
+        {
+            if name
+                .split('.')
+                .any(|label| label.starts_with('-') || label.ends_with('-'))
+            {
+                return Err(DomainError::InvalidLabel);
+            }
+            if name.split('.').any(|label| label.len() > MAX_LABEL_LEN) {
+                return Err(DomainError::LabelTooLong);
+            }
+            if name.len() > MAX_NAME_LEN {
+                return Err(DomainError::NameTooLong);
+            }
+            return Ok(Self(name.to_ascii_lowercase()));
+        }
         let ascii = Uts46::new()
             .to_ascii(
                 name.as_bytes(),
@@ -219,6 +241,41 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(Domain::parse(input).as_ref(), Err(want), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_uts46() {
+        for name in [
+            "GoldenKey.localhost",
+            "a-b.c",
+            "ab--cd.example",
+            "x.Y.z",
+            "123.example",
+            "a",
+        ] {
+            let slow = Uts46::new()
+                .to_ascii(
+                    name.as_bytes(),
+                    AsciiDenyList::STD3,
+                    Hyphens::CheckFirstLast,
+                    DnsLength::Ignore,
+                )
+                .unwrap();
+            assert_eq!(Domain::parse(name).unwrap().as_str(), slow, "{name}");
+        }
+        for bad in ["-a.example", "a-.example"] {
+            assert!(
+                Uts46::new()
+                    .to_ascii(
+                        bad.as_bytes(),
+                        AsciiDenyList::STD3,
+                        Hyphens::CheckFirstLast,
+                        DnsLength::Ignore
+                    )
+                    .is_err()
+            );
+            assert_eq!(Domain::parse(bad), Err(DomainError::InvalidLabel));
         }
     }
 

@@ -142,7 +142,14 @@ pub fn parse_host(raw: &[u8]) -> Result<Host, HostError> {
     let text = std::str::from_utf8(raw).map_err(|_| HostError::InvalidAuthority)?;
     // HTTP allows only ASCII here, but some clients send a Unicode name
     // as-is; its ASCII characters are still checked by `Domain::parse`.
-    if text.is_ascii() && Authority::try_from(text).is_err() {
+    // Plain `name[:port]` (letters, digits, hyphens, dots, one colon) is a
+    // valid authority by construction; anything else goes through `http`'s
+    // parser, without the allocation on the common path.
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b':')
+        && text.bytes().filter(|b| *b == b':').count() <= 1;
+    if !plain && text.is_ascii() && Authority::try_from(text).is_err() {
         return Err(HostError::InvalidAuthority);
     }
     let (host, port) = split_port(text)?;

@@ -75,11 +75,61 @@ impl DirectoryConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Key {
     Domain(Domain),
     Slug(String),
     Id(TenantId),
+}
+
+/// A borrowed [`Key`], so a cache hit allocates nothing.
+#[derive(Debug, Clone, Copy)]
+enum KeyRef<'a> {
+    Domain(&'a Domain),
+    Slug(&'a str),
+    Id(TenantId),
+}
+
+impl KeyRef<'_> {
+    fn to_owned(self) -> Key {
+        match self {
+            Self::Domain(d) => Key::Domain(d.clone()),
+            Self::Slug(s) => Key::Slug(s.to_owned()),
+            Self::Id(id) => Key::Id(id),
+        }
+    }
+}
+
+// `Key` and `KeyRef` must hash alike: both hash a tag and the text or id.
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Domain(d) => KeyRef::Domain(d).hash(state),
+            Self::Slug(s) => KeyRef::Slug(s).hash(state),
+            Self::Id(id) => KeyRef::Id(*id).hash(state),
+        }
+    }
+}
+
+impl std::hash::Hash for KeyRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Domain(d) => (0u8, d.as_str()).hash(state),
+            Self::Slug(s) => (1u8, *s).hash(state),
+            Self::Id(id) => (2u8, id.get()).hash(state),
+        }
+    }
+}
+
+impl quick_cache::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        match (self, key) {
+            (Self::Domain(a), Key::Domain(b)) => *a == b,
+            (Self::Slug(a), Key::Slug(b)) => *a == b,
+            (Self::Id(a), Key::Id(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -143,7 +193,7 @@ impl TenantDirectory {
     ///
     /// [`StoreError`] when the store cannot answer and nothing fresh is cached.
     pub async fn by_domain(&self, domain: &Domain) -> Result<Option<Arc<Tenant>>, StoreError> {
-        self.lookup(Key::Domain(domain.clone())).await
+        self.lookup(KeyRef::Domain(domain)).await
     }
 
     /// The tenant with this slug.
@@ -152,7 +202,7 @@ impl TenantDirectory {
     ///
     /// As [`by_domain`](Self::by_domain).
     pub async fn by_slug(&self, slug: &str) -> Result<Option<Arc<Tenant>>, StoreError> {
-        self.lookup(Key::Slug(slug.to_owned())).await
+        self.lookup(KeyRef::Slug(slug)).await
     }
 
     /// The tenant with this id.
@@ -161,12 +211,12 @@ impl TenantDirectory {
     ///
     /// As [`by_domain`](Self::by_domain).
     pub async fn by_id(&self, id: TenantId) -> Result<Option<Arc<Tenant>>, StoreError> {
-        self.lookup(Key::Id(id)).await
+        self.lookup(KeyRef::Id(id)).await
     }
 
     /// Forgets what is cached for `domain` (after adding or moving it).
     pub fn invalidate_domain(&self, domain: &Domain) {
-        let key = Key::Domain(domain.clone());
+        let key = KeyRef::Domain(domain);
         self.inner.found.remove(&key);
         self.inner.missing.remove(&key);
     }
@@ -190,10 +240,11 @@ impl TenantDirectory {
         &*self.inner.store
     }
 
-    async fn lookup(&self, key: Key) -> Result<Option<Arc<Tenant>>, StoreError> {
+    async fn lookup(&self, key: KeyRef<'_>) -> Result<Option<Arc<Tenant>>, StoreError> {
         if let Some(answer) = self.cached(&key) {
             return Ok(answer);
         }
+        let key = key.to_owned();
         // One store query per key at a time: later callers wait for the
         // first one's answer instead of asking again.
         let guard = match self.inner.found.get_value_or_guard_async(&key).await {
@@ -242,7 +293,10 @@ impl TenantDirectory {
     }
 
     /// A fresh cached answer, if there is one.
-    fn cached(&self, key: &Key) -> Option<Option<Arc<Tenant>>> {
+    fn cached<Q>(&self, key: &Q) -> Option<Option<Arc<Tenant>>>
+    where
+        Q: std::hash::Hash + quick_cache::Equivalent<Key> + ?Sized,
+    {
         let now = Instant::now();
         if let Some(found) = self.inner.found.get(key)
             && found.expires > now
