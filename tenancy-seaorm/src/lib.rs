@@ -132,6 +132,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 mod connection;
 pub mod directory_store;
 mod plan;
@@ -140,6 +141,7 @@ mod registry;
 mod rewrite;
 pub mod rls;
 
+pub use audit::{AuditError, Finding};
 pub use connection::{TenantConnection, TenantTransaction};
 pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
 pub use refusal::Refusal;

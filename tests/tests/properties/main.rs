@@ -14,6 +14,13 @@
 //! - an upsert that collides with another tenant's row (no collision
 //!   exists in D|t) changes no row at all.
 //!
+//! `guarantee_holds_on_postgres_through_rls_alone` runs the same property
+//! with the rewrite switched off (the `testing-unscoped` switch), as a
+//! non-superuser role under the row-level-security policies: the second
+//! wall must keep every tenant apart on its own. There a statement the
+//! rewrite would refuse may run or fail; either way no other tenant's row
+//! may change.
+//!
 //! `TENANCY_PROPTEST_CASES` sets the number of cases per backend (default
 //! 48; a case runs up to 12 statements). A soak run raises it and prints
 //! the counts per construct, refusals included.
@@ -33,7 +40,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use support::{Backend, TestDb, exec, fresh_db, try_rows, try_rows_of};
-use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
+use tenancy_seaorm::{Refusal, RowLevelSecurity, TableRegistry, TenantConnection, VerifiedRls};
 
 use model::{Dataset, TENANTS, Table};
 use sql::Stmt;
@@ -66,9 +73,79 @@ struct Env {
     /// D|t for each of [`TENANTS`], in order.
     only: Vec<TestDb>,
     registry: TableRegistry,
+    /// Set for the RLS-only run: D is reached as a non-superuser role under
+    /// the policies, with the rewrite off.
+    rls: Option<RlsOnly>,
+}
+
+/// The role and pool of the RLS-only run.
+struct RlsOnly {
+    role: String,
+    app: DatabaseConnection,
+    verified: VerifiedRls,
+    admin_url: String,
 }
 
 impl Env {
+    /// Puts the policies on D and connects to it as a fresh non-superuser
+    /// role that may read the global table and write the scoped ones.
+    async fn rls_only(mut self) -> Self {
+        let admin_url =
+            std::env::var(support::POSTGRES_URL_VAR).expect("checked by support::backends()");
+        let (root, schema) = (&self.shared.conn, self.shared.name().to_owned());
+        let role = format!("tenancy_prop_{schema}");
+        exec(
+            root,
+            &format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"),
+        )
+        .await;
+        exec(root, &format!("GRANT USAGE ON SCHEMA {schema} TO {role}")).await;
+        exec(root, &format!("GRANT SELECT ON regions TO {role}")).await;
+        exec(
+            root,
+            &format!("GRANT SELECT, INSERT, UPDATE, DELETE ON accounts, leads, calls TO {role}"),
+        )
+        .await;
+        // The tenant column defaults to the setting, as D|t's defaults to t.
+        RowLevelSecurity::new()
+            .stamp_default(true)
+            .apply(root, &self.registry)
+            .await
+            .expect("apply the policies");
+        let (scheme, rest) = admin_url.split_once("://").expect("a URL");
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        let mut options = sea_orm::ConnectOptions::new(format!("{scheme}://{role}@{host}"));
+        options
+            .set_schema_search_path(schema)
+            .max_connections(2)
+            .sqlx_logging(false);
+        let app = sea_orm::Database::connect(options)
+            .await
+            .expect("connect as the application role");
+        let verified = RowLevelSecurity::new()
+            .boot_check(&app, &self.registry)
+            .await
+            .expect("the boot check passes for the application role");
+        self.rls = Some(RlsOnly {
+            role,
+            app,
+            verified,
+            admin_url,
+        });
+        self
+    }
+
+    /// The connection under test for `tenant`.
+    fn scoped(&self, tenant: i64) -> TenantConnection {
+        match &self.rls {
+            None => TenantConnection::new(self.shared.conn.clone(), self.registry.clone(), tenant),
+            Some(rls) => TenantConnection::new(rls.app.clone(), self.registry.clone(), tenant)
+                .with_rls(&rls.verified)
+                .rewrite_off_for_testing()
+                .expect("in RLS mode"),
+        }
+    }
+
     async fn new(backend: Backend) -> Self {
         let shared = fresh_db(backend).await;
         for sql in model::schema(backend, None) {
@@ -96,6 +173,7 @@ impl Env {
             shared,
             only,
             registry,
+            rls: None,
         }
     }
 
@@ -125,9 +203,19 @@ impl Env {
     }
 
     async fn cleanup(self) {
+        if let Some(rls) = &self.rls {
+            let _ = rls.app.clone().close().await;
+        }
         self.shared.cleanup().await;
         for db in self.only {
             db.cleanup().await;
+        }
+        if let Some(rls) = self.rls {
+            let admin = sea_orm::Database::connect(&rls.admin_url)
+                .await
+                .expect("admin connection");
+            exec(&admin, &format!("DROP ROLE IF EXISTS {}", rls.role)).await;
+            let _ = admin.close().await;
         }
     }
 }
@@ -178,7 +266,8 @@ async fn check_case(
     stmts: &[Stmt],
 ) -> Result<(), String> {
     env.load(data, tenant).await;
-    let scoped = TenantConnection::new(env.shared.conn.clone(), env.registry.clone(), tenant);
+    let scoped = env.scoped(tenant);
+    let rls_only = env.rls.is_some();
     let (shared, only) = (&env.shared.conn, env.only(tenant));
     for (i, stmt) in stmts.iter().enumerate() {
         // Inserts use ids fresh..fresh+14 (INSERT ... SELECT adds row ids).
@@ -198,6 +287,42 @@ async fn check_case(
             values: r.values.clone(),
             db_backend: env.backend.db_backend(),
         };
+
+        // Through the policies alone, what the rewrite refuses may run or
+        // fail; either way no other tenant's row may change. The databases
+        // may differ afterwards (D|t has no policies), so the case ends.
+        if let (true, Some(kind)) = (rls_only, r.refusal) {
+            let before = dump(shared, None).await;
+            let before_others = others(shared, tenant).await;
+            let got = try_rows_of(&scoped, statement.clone()).await;
+            if got.is_err() {
+                if dump(shared, None).await != before {
+                    return fail(format!("`{kind}` failed under RLS but changed rows"));
+                }
+                count(stats, &format!("{} (rls: failed)", r.construct), |c| {
+                    c.refused += 1
+                });
+                continue;
+            }
+            if others(shared, tenant).await != before_others {
+                return fail(format!(
+                    "`{kind}` RAN UNDER RLS AND CHANGED ANOTHER TENANT'S ROWS"
+                ));
+            }
+            if r.is_read {
+                let expected = try_rows_of(only, statement.clone()).await.map(sorted);
+                let got = got.map(sorted);
+                if expected.is_ok() && expected != got {
+                    return fail(format!(
+                        "READ DIFFERS from D|t under RLS\n  expected {expected:?}\n       got {got:?}"
+                    ));
+                }
+            }
+            count(stats, &format!("{} (rls: ran)", r.construct), |c| {
+                c.passed += 1
+            });
+            return Ok(());
+        }
 
         if let Some(kind) = r.refusal {
             let before = dump(shared, None).await;
@@ -243,6 +368,13 @@ async fn check_case(
                     }
                     count(stats, &r.construct, |c| c.passed += 1);
                 }
+                // The policies' grants may deny more than the rewrite
+                // refuses (`FOR UPDATE` on a read-only global table).
+                (Ok(_), Err(e)) if rls_only && denied(&e) => {
+                    count(stats, &format!("{} (rls: denied)", r.construct), |c| {
+                        c.refused += 1
+                    })
+                }
                 (Err(_), Err(e)) if not_a_refusal_of_valid_sql(&e) => {
                     count(stats, &r.construct, |c| c.invalid += 1)
                 }
@@ -269,7 +401,8 @@ async fn check_case(
                 .is_some_and(|row| row[0] != tenant.to_string())
             {
                 let before = dump(shared, None).await;
-                if let Err(e) = try_rows_of(&scoped, statement.clone()).await {
+                // The policies make it an error rather than a no-op.
+                if let (Err(e), false) = (try_rows_of(&scoped, statement.clone()).await, rls_only) {
                     return fail(format!("upsert on another tenant's key failed: {e}"));
                 }
                 if dump(shared, None).await != before {
@@ -288,6 +421,14 @@ async fn check_case(
         }
         match (&expected, &got) {
             (Ok(_), Ok(_)) => count(stats, &r.construct, |c| c.passed += 1),
+            // Denied by a grant, after D|t ran it: the databases now differ,
+            // so the case ends (no other tenant's rows changed, checked above).
+            (Ok(_), Err(e)) if rls_only && denied(e) => {
+                count(stats, &format!("{} (rls: denied)", r.construct), |c| {
+                    c.refused += 1
+                });
+                return Ok(());
+            }
             (Err(_), Err(e)) if not_a_refusal_of_valid_sql(e) => {
                 count(stats, &r.construct, |c| c.invalid += 1)
             }
@@ -317,6 +458,11 @@ fn not_a_refusal_of_valid_sql(err: &sea_orm::DbErr) -> bool {
     )
 }
 
+/// PostgreSQL's "permission denied" (SQLSTATE 42501).
+fn denied(err: &sea_orm::DbErr) -> bool {
+    err.to_string().contains("permission denied")
+}
+
 fn cases() -> u32 {
     std::env::var("TENANCY_PROPTEST_CASES")
         .ok()
@@ -334,6 +480,12 @@ fn case() -> impl Strategy<Value = (Dataset, i64, Vec<Stmt>)> {
 
 /// Runs the property on `backend`, if this run has it.
 fn guarantee_on(backend: Backend) {
+    guarantee_with(backend, false);
+}
+
+/// Runs the property on `backend`; `rls_only`: with the rewrite off, under
+/// the row-level-security policies alone (PostgreSQL).
+fn guarantee_with(backend: Backend, rls_only: bool) {
     if !support::backends().contains(&backend) {
         return;
     }
@@ -342,7 +494,11 @@ fn guarantee_on(backend: Backend) {
         .enable_all()
         .build()
         .expect("runtime");
-    let env = Arc::new(Mutex::new(Some(rt.block_on(Env::new(backend)))));
+    let env = rt.block_on(async {
+        let env = Env::new(backend).await;
+        if rls_only { env.rls_only().await } else { env }
+    });
+    let env = Arc::new(Mutex::new(Some(env)));
     let stats: Stats = Arc::default();
     let config = Config {
         cases: cases(),
@@ -438,6 +594,11 @@ fn guarantee_holds_on_sqlite() {
 #[test]
 fn guarantee_holds_on_postgres() {
     guarantee_on(Backend::Postgres);
+}
+
+#[test]
+fn guarantee_holds_on_postgres_through_rls_alone() {
+    guarantee_with(Backend::Postgres, true);
 }
 
 #[test]
