@@ -133,6 +133,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod config_store;
 mod connection;
 pub mod directory_store;
 mod plan;
@@ -142,6 +143,7 @@ mod rewrite;
 pub mod rls;
 
 pub use audit::{AuditError, Finding};
+pub use config_store::SeaOrmConfigStore;
 pub use connection::{TenantConnection, TenantTransaction};
 pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
 pub use refusal::Refusal;

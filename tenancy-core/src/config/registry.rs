@@ -148,6 +148,10 @@ struct TenantState {
 struct State {
     /// The store revision of the last full load (see [`ConfigRegistry::poll`]).
     revision: u64,
+    /// The highest revision this state has seen (local writes and scope
+    /// reloads included): a store whose revision is lower was restored or
+    /// rebuilt, and must be reloaded whole.
+    max_seen: u64,
     forced: Layer,
     global: Layer,
     /// Tenants with at least one override of their own.
@@ -468,7 +472,9 @@ impl ConfigRegistry {
                 None => vec![None; declared.keys.len()],
             };
             layer[index] = entry.clone();
-            Arc::new(with_layer(declared, state, scope, layer.into()))
+            let mut next = with_layer(declared, state, scope, layer.into());
+            next.max_seen = next.max_seen.max(revision);
+            Arc::new(next)
         });
     }
 
@@ -508,6 +514,12 @@ impl ConfigRegistry {
                 layer[index] = Some(entry);
             }
         }
+        let newest = layer
+            .iter()
+            .flatten()
+            .map(|e| e.revision)
+            .max()
+            .unwrap_or(0);
         let layer: Layer = layer.into();
         self.inner.state.rcu(|state| {
             let mut next = with_layer(declared, state, scope, Arc::clone(&layer));
@@ -521,6 +533,7 @@ impl ConfigRegistry {
                 .collect();
             all.extend(invalid.iter().cloned());
             next.invalid = all.into();
+            next.max_seen = next.max_seen.max(newest);
             Arc::new(next)
         });
         self.record_success();
@@ -528,7 +541,9 @@ impl ConfigRegistry {
     }
 
     /// Asks the store for its revision and reloads everything if it moved
-    /// since the last full load; `true` if it reloaded.
+    /// since the last full load (or went back behind a revision this
+    /// registry has seen: a restored or rebuilt store); `true` if it
+    /// reloaded.
     ///
     /// Change notifications are not durable, so a registry that listens for
     /// them should still poll now and then: this is the reconciliation.
@@ -540,7 +555,11 @@ impl ConfigRegistry {
         let revision = self
             .store_call("revision", self.inner.store.revision())
             .await?;
-        if revision == self.inner.state.load().revision {
+        let current = self.inner.state.load();
+        // Equal to the last full load and not behind anything seen since:
+        // nothing to do. (Behind means the store was restored or rebuilt.)
+        if revision == current.revision && revision >= current.max_seen {
+            drop(current);
             self.record_success();
             return Ok(false);
         }
@@ -901,6 +920,7 @@ fn with_layer(declared: &Declared, state: &State, scope: Scope, layer: Layer) ->
             }
             State {
                 revision: state.revision,
+                max_seen: state.max_seen,
                 forced: Arc::clone(&state.forced),
                 global: Arc::clone(&state.global),
                 tenants,
@@ -931,6 +951,7 @@ fn with_layer(declared: &Declared, state: &State, scope: Scope, layer: Layer) ->
             let base = Arc::new(resolve(declared, &forced, None, &global));
             State {
                 revision: state.revision,
+                max_seen: state.max_seen,
                 forced,
                 global,
                 tenants,
@@ -977,6 +998,11 @@ fn parse_override(
 }
 
 fn build_state(declared: &Declared, loaded: Loaded) -> State {
+    let max_seen = loaded
+        .overrides
+        .iter()
+        .map(|o| o.revision)
+        .fold(loaded.revision, u64::max);
     let mut invalid = Vec::new();
     let mut forced = vec![None; declared.keys.len()];
     let mut global = vec![None; declared.keys.len()];
@@ -1014,6 +1040,7 @@ fn build_state(declared: &Declared, loaded: Loaded) -> State {
     let base = Arc::new(resolve(declared, &forced, None, &global));
     State {
         revision: loaded.revision,
+        max_seen,
         forced,
         global,
         tenants,
