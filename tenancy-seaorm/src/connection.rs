@@ -379,7 +379,7 @@ impl TableRegistry {
         Ok((scoped, plan.kind))
     }
 
-    fn plan(&self, backend: DbBackend, sql: &str) -> Result<Arc<Plan>, Refusal> {
+    pub(crate) fn plan(&self, backend: DbBackend, sql: &str) -> Result<Arc<Plan>, Refusal> {
         let flavor = rewrite::Flavor::of(backend)?;
         let cache = &self.inner.cache;
         if let Some(plan) = cache.get(flavor, sql) {

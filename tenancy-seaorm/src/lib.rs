@@ -135,6 +135,7 @@
 pub mod audit;
 pub mod config_store;
 mod connection;
+pub mod cross_tenant;
 pub mod directory_store;
 mod plan;
 mod refusal;
@@ -145,6 +146,7 @@ pub mod rls;
 pub use audit::{AuditError, Finding};
 pub use config_store::SeaOrmConfigStore;
 pub use connection::{TenantConnection, TenantTransaction};
+pub use cross_tenant::{AuditSink, CrossTenantRead, CrossTenantReader};
 pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
 pub use refusal::Refusal;
 pub use registry::{

@@ -74,6 +74,14 @@ pub enum Refusal {
     /// A placeholder style this backend's rewrite does not handle.
     #[error("refused: placeholder `{0}` is not supported for this backend")]
     Placeholder(String),
+    /// Anything but a plain read through a read-only
+    /// [`CrossTenantReader`](crate::CrossTenantReader).
+    #[error("refused: `{0}` through a read-only cross-tenant handle")]
+    ReadOnly(String),
+    /// The audit record of a cross-tenant read could not be written, so the
+    /// read did not run.
+    #[error("refused: the cross-tenant read could not be audited: {0}")]
+    Unaudited(String),
 }
 
 /// What the `DbErr` that carries a refusal says it was converting.
@@ -128,6 +136,8 @@ impl Refusal {
             Refusal::AmbiguousCte(_) => "ambiguous_cte",
             Refusal::Parameters { .. } => "parameters",
             Refusal::Placeholder(_) => "placeholder",
+            Refusal::ReadOnly(_) => "read_only",
+            Refusal::Unaudited(_) => "unaudited",
         }
     }
 }

@@ -52,18 +52,23 @@ pub struct StageRow {
 /// The database's error.
 pub async fn build<C: ConnectionTrait>(conn: &C) -> Result<Report, DbErr> {
     let calls = call::Entity::find().all(conn).await?;
-    let mut by_disposition: BTreeMap<String, (u64, i64)> = BTreeMap::new();
-    for c in &calls {
-        let e = by_disposition.entry(c.disposition.clone()).or_default();
-        e.0 += 1;
-        e.1 += i64::from(c.duration_s);
-    }
     let stages = stage::Entity::find()
         .order_by_asc(stage::Column::PipelineId)
         .order_by_asc(stage::Column::Ord)
         .all(conn)
         .await?;
     let leads = lead::Entity::find().all(conn).await?;
+    Ok(from_rows(&calls, &stages, &leads))
+}
+
+/// The report over these rows (one company's; `stages` in pipeline order).
+pub fn from_rows(calls: &[call::Model], stages: &[stage::Model], leads: &[lead::Model]) -> Report {
+    let mut by_disposition: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+    for c in calls {
+        let e = by_disposition.entry(c.disposition.clone()).or_default();
+        e.0 += 1;
+        e.1 += i64::from(c.duration_s);
+    }
     let total = leads.len() as u64;
     let mut rows = Vec::new();
     for (i, s) in stages.iter().enumerate() {
@@ -79,7 +84,7 @@ pub async fn build<C: ConnectionTrait>(conn: &C) -> Result<Report, DbErr> {
             reached_pct: (later * 100).checked_div(total).unwrap_or(0),
         });
     }
-    Ok(Report {
+    Report {
         dispositions: by_disposition
             .into_iter()
             .map(|(disposition, (calls, talk_time_s))| DispositionRow {
@@ -91,5 +96,5 @@ pub async fn build<C: ConnectionTrait>(conn: &C) -> Result<Report, DbErr> {
         calls: calls.len() as u64,
         talk_time_s: calls.iter().map(|c| i64::from(c.duration_s)).sum(),
         stages: rows,
-    })
+    }
 }

@@ -716,9 +716,12 @@ async fn the_platform_report_needs_an_operator_and_is_audited() {
             companies,
             [("Golden Key Wholesale", 1), ("Stone Outbound Sales", 1)]
         );
-        assert_eq!(
-            rows(&conn, "SELECT action FROM operator_audit").await,
-            [["cross_company_report"]]
+        // Every statement of the report was audited before it ran.
+        let audit = rows(&conn, "SELECT action, detail FROM operator_audit").await;
+        assert_eq!(audit.len(), 3, "{audit:?}");
+        assert!(
+            audit.iter().all(|r| r[0] == "cross_company_read"
+                && r[1].starts_with("cross-company report: SELECT"))
         );
     })
     .await;

@@ -124,6 +124,30 @@ fn parser_options() -> ParserOptions {
     }
 }
 
+/// `sql` re-rendered from its parse tree, unscoped, for a cross-tenant read:
+/// exactly one query, no locking clause. Rendering from the tree drops
+/// comments (MySQL runs `/*! ... */`), so the database reads what was
+/// checked. The caller has already validated `sql` with [`plan`].
+pub(crate) fn render_read(backend: Flavor, sql: &str) -> Result<String, Refusal> {
+    let dialect = dialect(backend);
+    let tokens = Tokenizer::new(dialect, sql)
+        .with_unescape(false)
+        .tokenize_with_location()
+        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+    let mut statements = Parser::new(dialect)
+        .with_options(parser_options())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+    match (statements.len(), statements.pop()) {
+        (1, Some(Statement::Query(query))) if query.locks.is_empty() => Ok(query.to_string()),
+        (1, Some(Statement::Query(_))) => Err(Refusal::ReadOnly("SELECT ... FOR UPDATE".into())),
+        (1, Some(other)) => Err(Refusal::ReadOnly(statement_name(&other))),
+        (0, _) => Err(Refusal::Empty),
+        (n, _) => Err(Refusal::MultipleStatements(n)),
+    }
+}
+
 /// Tokenizes and numbers the caller's placeholders: `$n` is kept on
 /// PostgreSQL; on SQLite and MySQL each `?` becomes `?k` in order, so the
 /// rewritten tree can say which value goes where. Returns the tokens and the
