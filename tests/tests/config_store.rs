@@ -362,6 +362,11 @@ async fn invalid_writes_store_nothing() {
             registry.set_json("ops", Scope::Global, "dialer.wrap_up_secs", json!(-5)).await,
             registry.set("ops", Scope::Tenant(STONE), &WRAP_UP, 601).await,
             registry.clear("ops", Scope::Global, "nope").await,
+            // Larger than MySQL's TEXT column holds.
+            registry
+                .set("ops", Scope::Global, &STEPS, vec!["x".repeat(70_000)])
+                .await,
+            registry.set("", Scope::Global, &DIALER, true).await,
         ];
         assert!(matches!(attempts[0], Err(ConfigError::UndeclaredKey { .. })));
         assert!(matches!(attempts[1], Err(ConfigError::UndeclaredKey { .. })));
@@ -369,6 +374,8 @@ async fn invalid_writes_store_nothing() {
         assert!(matches!(attempts[3], Err(ConfigError::InvalidValue { .. })));
         assert!(matches!(&attempts[4], Err(ConfigError::Rejected { reason, .. }) if reason == "at most 600 seconds"));
         assert!(matches!(attempts[5], Err(ConfigError::UndeclaredKey { .. })));
+        assert!(matches!(attempts[6], Err(ConfigError::InvalidValue { .. })));
+        assert!(matches!(attempts[7], Err(ConfigError::InvalidActor { .. })));
 
         assert_eq!(count(&conn, OVERRIDES_TABLE).await, "0");
         assert_eq!(count(&conn, AUDIT_TABLE).await, "0");

@@ -42,6 +42,14 @@ pub enum ConfigError {
         /// The validator's message (generic for secrets).
         reason: String,
     },
+    /// A write named no actor, or one longer than
+    /// [`MAX_ACTOR_LEN`](super::MAX_ACTOR_LEN) characters: the audit must
+    /// say who.
+    #[error("invalid config actor {actor:?}: give who makes the change, at most 255 characters")]
+    InvalidActor {
+        /// The actor given (cut to the limit).
+        actor: String,
+    },
     /// A declared default fails its own key's checks.
     #[error("invalid default for config key {key:?}: {reason}")]
     InvalidDefault {

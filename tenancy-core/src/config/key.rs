@@ -14,6 +14,14 @@ use super::ConfigError;
 /// 128 characters).
 pub const MAX_KEY_LEN: usize = 128;
 
+/// The largest value a registry writes, as JSON text: what every backend's
+/// `TEXT` column holds (MySQL's holds 65,535 bytes), with room to spare.
+pub const MAX_VALUE_LEN: usize = 60_000;
+
+/// The longest actor name a write accepts, in characters (the SeaORM
+/// store's column holds 255).
+pub const MAX_ACTOR_LEN: usize = 255;
+
 /// One configuration key, declared once in code as a `static`, with its
 /// value type, default and description.
 ///
@@ -239,6 +247,14 @@ impl<T: ConfigValue> Key<T> {
             });
         }
         let json = value.to_json().map_err(|e| self.invalid(&e))?;
+        let len = json.to_string().len();
+        if len > MAX_VALUE_LEN {
+            return Err(ConfigError::InvalidValue {
+                key: self.name.to_owned(),
+                expected: std::any::type_name::<T>(),
+                reason: format!("{len} bytes of JSON; at most {MAX_VALUE_LEN} are stored"),
+            });
+        }
         Ok((Arc::new(value), json))
     }
 
@@ -361,6 +377,19 @@ mod tests {
         assert!(matches!(
             BAD.default_value(),
             Err(ConfigError::InvalidDefault { .. })
+        ));
+    }
+
+    #[test]
+    fn oversized_values_are_refused() {
+        static BLOB: Key<String> = Key::new("blob", "", String::new);
+        assert!(
+            BLOB.parse(serde_json::json!("x".repeat(MAX_VALUE_LEN - 2)))
+                .is_ok()
+        );
+        assert!(matches!(
+            BLOB.parse(serde_json::json!("x".repeat(MAX_VALUE_LEN - 1))),
+            Err(ConfigError::InvalidValue { reason, .. }) if reason.contains("at most")
         ));
     }
 

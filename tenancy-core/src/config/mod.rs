@@ -88,7 +88,7 @@ mod store;
 pub mod testing;
 
 pub use error::{ConfigError, Result, StoreError};
-pub use key::{ConfigValue, Key, MAX_KEY_LEN, Secret, Validator};
+pub use key::{ConfigValue, Key, MAX_ACTOR_LEN, MAX_KEY_LEN, MAX_VALUE_LEN, Secret, Validator};
 pub use memory::InMemoryConfigStore;
 pub use registry::{
     ConfigRegistry, ConfigRegistryBuilder, EffectiveValue, Health, KeyInfo, Source, TenantConfig,

@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::key::{AnyValue, ConfigValue, DeclaredKey, Key, is_valid_key_name};
+use super::key::{AnyValue, ConfigValue, DeclaredKey, Key, MAX_ACTOR_LEN, is_valid_key_name};
 use super::memory::now_ms;
 use super::store::{
     AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope,
@@ -372,7 +372,9 @@ impl ConfigRegistry {
     /// # Errors
     ///
     /// [`ConfigError::UndeclaredKey`], [`ConfigError::TypeMismatch`],
-    /// [`ConfigError::InvalidValue`] or [`ConfigError::Rejected`] (nothing
+    /// [`ConfigError::InvalidValue`] (wrong shape, or over
+    /// [`MAX_VALUE_LEN`](super::MAX_VALUE_LEN) bytes of JSON),
+    /// [`ConfigError::Rejected`] or [`ConfigError::InvalidActor`] (nothing
     /// is written), and [`ConfigError::Store`] when the store fails (nothing
     /// is written either: the store commits the value and its audit record
     /// together).
@@ -410,7 +412,8 @@ impl ConfigRegistry {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::UndeclaredKey`] and [`ConfigError::Store`].
+    /// [`ConfigError::UndeclaredKey`], [`ConfigError::InvalidActor`] and
+    /// [`ConfigError::Store`].
     pub async fn clear(&self, actor: &str, scope: Scope, key: &str) -> Result<u64> {
         let index = self.index_of_name(key)?;
         self.write(actor, scope, index, None).await
@@ -424,6 +427,11 @@ impl ConfigRegistry {
         json: Option<Value>,
     ) -> Result<u64> {
         let key = self.inner.declared.keys[index].key;
+        if actor.trim().is_empty() || actor.chars().count() > MAX_ACTOR_LEN {
+            return Err(ConfigError::InvalidActor {
+                actor: actor.chars().take(MAX_ACTOR_LEN).collect(),
+            });
+        }
         let parsed = json.map(|json| key.parse(json)).transpose()?;
         let change = Change::new(
             actor,
@@ -1255,6 +1263,24 @@ mod tests {
         assert_eq!(store.revision().await.unwrap(), 0);
         assert_eq!(registry.get(T1, &LIMIT).unwrap(), 10);
         assert_eq!(registry.get(T1, &NAMES).unwrap(), ["a"]);
+    }
+
+    #[tokio::test]
+    async fn writes_need_an_actor() {
+        let store = Arc::new(InMemoryConfigStore::new());
+        let registry = registry_on(Arc::clone(&store)).await;
+        for actor in [String::new(), "  ".into(), "x".repeat(MAX_ACTOR_LEN + 1)] {
+            assert!(matches!(
+                registry.set(&actor, Scope::Global, &FLAG, true).await,
+                Err(ConfigError::InvalidActor { .. })
+            ));
+        }
+        assert!(store.audit_records().is_empty());
+        let longest = "é".repeat(MAX_ACTOR_LEN);
+        registry
+            .set(&longest, Scope::Global, &FLAG, true)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
