@@ -40,6 +40,7 @@ use sea_orm::DatabaseConnection;
 use tenancy_core::Domain;
 use tenancy_core::config::ConfigRegistry;
 use tenancy_core::directory::TenantDirectory;
+use tenancy_seaorm::config_store::SeaOrmConfigStore;
 use tenancy_seaorm::{SeaOrmDirectory, TableRegistry, TenantConnection};
 use tenancy_tower::host::parse_host;
 use tenancy_tower::resolver::ExactHost;
@@ -66,6 +67,29 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Migrates `db` and builds the state on it: the directory and the
+    /// configuration registry both live in the same database. Does not seed.
+    ///
+    /// # Errors
+    ///
+    /// Migration, registry or configuration errors.
+    pub async fn open(
+        db: DatabaseConnection,
+        admin_domain: Domain,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        schema::migrate(&db).await?;
+        let directory_store = SeaOrmDirectory::new(db.clone());
+        let config_store = SeaOrmConfigStore::new(db.clone());
+        Ok(Self {
+            tables: schema::tables()?,
+            directory: TenantDirectory::new(directory_store.clone()),
+            directory_store,
+            config: Arc::new(config::builder().load(config_store).await?),
+            admin_domain,
+            db,
+        })
+    }
+
     /// A connection that can only reach `tenant`'s rows.
     pub fn scoped(&self, tenant: TenantId) -> TenantConnection<DatabaseConnection> {
         TenantConnection::new(self.db.clone(), self.tables.clone(), tenant)

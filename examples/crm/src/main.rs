@@ -5,47 +5,34 @@
 //! working directory), `CRM_ADDR` (default `127.0.0.1:3000`),
 //! `RUST_LOG` (default `info`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crm::{AppState, app, jobs, schema, seed};
+use crm::{AppState, app, jobs, seed};
 use sea_orm::Database;
 use tenancy_core::Domain;
-use tenancy_core::config::InMemoryConfigStore;
-use tenancy_core::directory::TenantDirectory;
-use tenancy_seaorm::SeaOrmDirectory;
+use tenancy_seaorm::config_store::{SeaOrmConfigStore, WatchOptions};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://crm-demo.db?mode=rwc".into());
     let addr = std::env::var("CRM_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let db = Database::connect(&url).await?;
-    schema::migrate(&db).await?;
-
-    let directory_store = SeaOrmDirectory::new(db.clone());
-    let state = AppState {
-        db: db.clone(),
-        tables: schema::tables()?,
-        directory: TenantDirectory::new(directory_store.clone()),
-        directory_store,
-        config: Arc::new(
-            crm::config::builder()
-                .load(InMemoryConfigStore::new())
-                .await?,
-        ),
-        admin_domain: Domain::parse("admin.localhost")?,
-    };
+    let state = AppState::open(db.clone(), Domain::parse("admin.localhost")?).await?;
     if !seed::seed(&state, &[]).await? {
         tracing::info!("demo data already present");
-        seed::seed_config(&state).await?;
     }
     tokio::spawn(jobs::schedule(state.clone(), Duration::from_secs(60)));
+    // Configuration changes made by other instances arrive here
+    // (LISTEN/NOTIFY on PostgreSQL, polling elsewhere).
+    let (store, registry) = (SeaOrmConfigStore::new(db), state.config.clone());
+    tokio::spawn(async move { store.watch(&registry, WatchOptions::default()).await });
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let port = listener.local_addr()?.port();

@@ -134,6 +134,7 @@ const DDL: &[&str] = &[
 /// The database's error.
 pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
     tenancy_seaorm::directory_store::migrate(conn).await?;
+    tenancy_seaorm::config_store::migrate(conn).await?;
     for ddl in DDL {
         conn.execute_unprepared(ddl).await?;
     }

@@ -6,20 +6,16 @@
 #[path = "../../../tests/tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use crm::seed::{GOLDEN_KEY, STONE};
-use crm::{AppState, app, jobs, schema, seed};
+use crm::{AppState, app, jobs, seed};
 use http::{Request, StatusCode};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use support::{for_each_backend, rows};
 use tenancy_core::Domain;
-use tenancy_core::config::InMemoryConfigStore;
-use tenancy_core::directory::{TenantDirectory, TenantStatus};
-use tenancy_seaorm::SeaOrmDirectory;
+use tenancy_core::directory::TenantStatus;
 use tower::ServiceExt;
 
 const GK: &str = "goldenkey.localhost";
@@ -27,21 +23,9 @@ const ST: &str = "stone.localhost";
 const ADMIN: &str = "admin.localhost";
 
 async fn state(conn: DatabaseConnection) -> AppState {
-    schema::migrate(&conn).await.unwrap();
-    let directory_store = SeaOrmDirectory::new(conn.clone());
-    let state = AppState {
-        db: conn,
-        tables: schema::tables().unwrap(),
-        directory: TenantDirectory::new(directory_store.clone()),
-        directory_store,
-        config: Arc::new(
-            crm::config::builder()
-                .load(InMemoryConfigStore::new())
-                .await
-                .unwrap(),
-        ),
-        admin_domain: Domain::parse(ADMIN).unwrap(),
-    };
+    let state = AppState::open(conn, Domain::parse(ADMIN).unwrap())
+        .await
+        .unwrap();
     assert!(seed::seed(&state, &[]).await.unwrap());
     state
 }
