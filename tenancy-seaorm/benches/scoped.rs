@@ -25,6 +25,14 @@
 //! the database cases are taken minutes apart and drift with the machine's
 //! load; trust the summary's ratios over them.
 //!
+//! On PostgreSQL the bench then compares the two modes of the scoped
+//! connection, side by side in the same run: `rewrite_only` (the
+//! `TenantConnection` above, on the superuser pool, which the policies
+//! don't bind) against `rls` (the same connection in RLS mode as a
+//! non-superuser role under the row-level-security policies, each statement
+//! wrapped in a transaction that sets the tenant). The summary rows
+//! `rls_<case>` give the ratio rls / rewrite-only.
+//!
 //! Seed: 3 tenants, 200 accounts and 2,000 leads each, interleaved, with an
 //! index on `leads (entity_id, id)`. About four minutes on two cores.
 //!
@@ -50,7 +58,7 @@ use sqlparser::{
     dialect::{Dialect, PostgreSqlDialect, SQLiteDialect},
     parser::Parser,
 };
-use tenancy_seaorm::{TableRegistry, TenantConnection};
+use tenancy_seaorm::{RowLevelSecurity, TableRegistry, TenantConnection};
 use tokio::runtime::Runtime;
 
 mod account {
@@ -501,6 +509,99 @@ async fn postgres(url: &str, schema: &str) -> Fixture {
     fixture("postgres", db).await
 }
 
+/// The application role of the RLS comparison.
+fn rls_role() -> String {
+    format!("bench_app_{}", std::process::id())
+}
+
+/// Puts the policies on `pg`'s tables and returns a fixture whose scoped
+/// connection is in RLS mode, as a non-superuser role; its `db` is the
+/// superuser pool, so its hand side and its checks see every row.
+async fn postgres_rls(url: &str, schema: &str, pg: &Fixture) -> (Fixture, DatabaseConnection) {
+    let role = rls_role();
+    for sql in [
+        format!("DROP ROLE IF EXISTS {role}"),
+        format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"),
+        format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+        format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+    ] {
+        pg.db
+            .execute_unprepared(&sql)
+            .await
+            .expect("set up the role");
+    }
+    RowLevelSecurity::new()
+        .apply(&pg.db, &pg.registry)
+        .await
+        .expect("apply the policies");
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let mut opt = ConnectOptions::new(format!("{scheme}://{role}@{host}"));
+    opt.max_connections(2)
+        .min_connections(1)
+        .set_schema_search_path(schema)
+        .sqlx_logging(false);
+    let app = Database::connect(opt)
+        .await
+        .expect("connect as the app role");
+    let verified = RowLevelSecurity::new()
+        .boot_check(&app, &pg.registry)
+        .await
+        .expect("the boot check passes");
+    let fixture = Fixture {
+        backend: "pg-rls",
+        db: pg.db.clone(),
+        scoped: TenantConnection::new(app.clone(), pg.registry.clone(), TENANT).with_rls(&verified),
+        registry: pg.registry.clone(),
+        lead_id: pg.lead_id,
+        account_id: pg.account_id,
+        update_ids: pg.update_ids,
+    };
+    // The same answers as the hand-written queries, through the policies.
+    fixture.check_sides_agree().await;
+    (fixture, app)
+}
+
+/// Criterion groups `<case>/postgres-modes`: `rewrite_only` and `rls`.
+fn bench_modes(c: &mut Criterion, rt: &Runtime, rewrite: &Fixture, rls: &Fixture) {
+    for case in Case::ALL {
+        let mut group = c.benchmark_group(format!("{}/postgres-modes", case.name()));
+        group
+            .sample_size(30)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(2));
+        group.bench_function("rewrite_only", |b| {
+            b.to_async(rt).iter(|| rewrite.run(case, Side::Scoped))
+        });
+        group.bench_function("rls", |b| {
+            b.to_async(rt).iter(|| rls.run(case, Side::Scoped))
+        });
+        group.finish();
+        if matches!(case, Case::Insert) {
+            rt.block_on(rewrite.drop_inserted());
+        }
+    }
+}
+
+/// Summary rows `rls_<case>`: base = rewrite-only, subject = RLS mode,
+/// interleaved like the others.
+async fn summarize_modes(rewrite: &Fixture, rls: &Fixture, rows: &mut Vec<Row>) {
+    for case in Case::ALL {
+        let blocks = interleaved(|side| async move {
+            match side {
+                Side::Hand => rewrite.run(case, Side::Scoped).await,
+                Side::Scoped => rls.run(case, Side::Scoped).await,
+            }
+        })
+        .await;
+        rows.push(blocks.row(format!("rls_{}", case.name()), "postgres"));
+        if matches!(case, Case::Insert) {
+            rewrite.drop_inserted().await;
+        }
+    }
+}
+
 /// The SQL a `TenantConnection` receives for the two read cases, and the
 /// `sqlparser` dialect that backend's rewrite parses it with.
 fn read_statements(backend: DbBackend) -> [(&'static str, Statement); 2] {
@@ -890,6 +991,10 @@ fn print_summary(rows: &[Row]) {
         "  wrapper_find_by_id: hand = rewritten SQL on the plain connection, scoped = the same via TenantConnection"
     );
     println!(
+        "  rls_*: hand = TenantConnection rewrite-only (superuser pool), scoped = the same in RLS mode \
+         (non-superuser role, policies, set_config in a wrapping transaction)"
+    );
+    println!(
         "  ratio = scoped_us / hand_us; ratio_iqr = quartiles of the per-block ratios (the noise)"
     );
     println!(
@@ -975,10 +1080,19 @@ fn main() {
             }
             notes.extend(rewritten_sql(&pg));
             notes.extend(rt.block_on(plans(&pg)));
+            let (rls, app) = rt.block_on(postgres_rls(&postgres_url, &schema, &pg));
+            bench_modes(&mut c, &rt, &pg, &rls);
+            if let Some(rows) = rows.as_mut() {
+                rt.block_on(summarize_modes(&pg, &rls, rows));
+            }
+            drop(rls);
+            rt.block_on(app.close()).expect("close");
             rt.block_on(pg.db.close()).expect("close");
         }));
         rt.block_on(admin.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
             .expect("drop schema");
+        rt.block_on(admin.execute_unprepared(&format!("DROP ROLE IF EXISTS {}", rls_role())))
+            .expect("drop role");
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }

@@ -268,11 +268,11 @@ pub async fn ensure_schema<C: ConnectionTrait>(
 
 /// What the audit needs to know about one table.
 #[derive(Debug, Default)]
-struct TableSchema {
+pub(crate) struct TableSchema {
     /// (name, NOT NULL)
     columns: Vec<(String, bool)>,
     indexes: Vec<Index>,
-    foreign_keys: Vec<ForeignKey>,
+    pub(crate) foreign_keys: Vec<ForeignKey>,
 }
 
 #[derive(Debug)]
@@ -283,16 +283,16 @@ struct Index {
 }
 
 #[derive(Debug)]
-struct ForeignKey {
+pub(crate) struct ForeignKey {
     name: String,
-    references: String,
+    pub(crate) references: String,
     /// (referencing column, referenced column), in key order.
     pairs: Vec<(String, String)>,
 }
 
 const EXPRESSION: &str = "<expression>";
 
-async fn read_table<C: ConnectionTrait>(
+pub(crate) async fn read_table<C: ConnectionTrait>(
     conn: &C,
     backend: DbBackend,
     table: &str,

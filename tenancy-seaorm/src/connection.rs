@@ -332,6 +332,21 @@ impl<T> TenantTransaction<T> {
 }
 
 impl<T> TenantTransaction<T> {
+    /// Scopes a transaction the crate began itself (tenant onboarding,
+    /// where the directory rows and the tenant's first rows share one
+    /// transaction). Not public: users begin scoped transactions from a
+    /// [`TenantConnection`].
+    pub(crate) fn scope_own(txn: T, registry: TableRegistry, tenant: TenantId) -> Self {
+        Self {
+            txn,
+            scope: Scope {
+                registry,
+                tenant,
+                rls: None,
+            },
+        }
+    }
+
     /// The tenant this transaction is scoped to.
     pub fn tenant(&self) -> TenantId {
         self.scope.tenant

@@ -137,6 +137,7 @@ pub mod config_store;
 mod connection;
 pub mod cross_tenant;
 pub mod directory_store;
+pub mod lifecycle;
 mod plan;
 mod refusal;
 mod registry;
@@ -148,6 +149,7 @@ pub use config_store::SeaOrmConfigStore;
 pub use connection::{TenantConnection, TenantTransaction};
 pub use cross_tenant::{AuditSink, CrossTenantRead, CrossTenantReader};
 pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
+pub use lifecycle::{LifecycleError, PurgeReport};
 pub use refusal::Refusal;
 pub use registry::{
     DEFAULT_TENANT_COLUMN, RegistryError, TableRegistry, TableRegistryBuilder, TableRule,
