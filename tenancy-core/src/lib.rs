@@ -33,6 +33,7 @@
 //! # Feature flags
 //!
 //! - `sea-query` (default): `From<TenantId> for sea_query::Value`.
+//! - `schemars`: JSON Schemas of config value types in the admin listing.
 //!
 //! # How it fails
 //!

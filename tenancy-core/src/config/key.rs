@@ -198,6 +198,23 @@ impl<T> fmt::Display for Secret<T> {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Secret<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Secret_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = T::json_schema(generator);
+        schema.insert("writeOnly".to_owned(), Value::Bool(true));
+        schema
+    }
+}
+
 /// What the registry shows in place of a secret.
 pub(crate) const REDACTED: &str = "[redacted]";
 

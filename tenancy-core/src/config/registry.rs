@@ -37,13 +37,22 @@ pub enum Source {
 /// Declares the keys a registry knows; see [`ConfigRegistry::builder`].
 #[derive(Default)]
 pub struct ConfigRegistryBuilder {
-    keys: Vec<(&'static dyn DeclaredKey, usize)>,
+    keys: Vec<Pending>,
+}
+
+/// A key as declared to a builder.
+struct Pending {
+    key: &'static dyn DeclaredKey,
+    /// The address of its `static`.
+    addr: usize,
+    /// Its value type's JSON Schema, if asked for.
+    schema: Option<fn() -> Value>,
 }
 
 impl fmt::Debug for ConfigRegistryBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.keys.iter().map(|(k, _)| k.name()))
+            .entries(self.keys.iter().map(|p| p.key.name()))
             .finish()
     }
 }
@@ -51,7 +60,43 @@ impl fmt::Debug for ConfigRegistryBuilder {
 impl ConfigRegistryBuilder {
     /// Declares `key` (a `static`).
     pub fn key<T: ConfigValue>(mut self, key: &'static Key<T>) -> Self {
-        self.keys.push((key, std::ptr::from_ref(key).addr()));
+        self.keys.push(Pending {
+            key,
+            addr: std::ptr::from_ref(key).addr(),
+            schema: None,
+        });
+        self
+    }
+
+    /// Declares `key`, and lists its value type's JSON Schema in
+    /// [`KeyInfo::schema`] (feature `schemars`), so an admin page can build
+    /// a form for it. A [`Secret`](super::Secret)'s schema is its inner
+    /// type's, marked `writeOnly`.
+    ///
+    /// ```
+    /// use tenancy_core::config::{ConfigRegistry, Key, testing::TestConfig};
+    ///
+    /// static WRAP_UP: Key<u32> = Key::new("dialer.wrap_up_secs", "Seconds between calls", || 30);
+    ///
+    /// let config = TestConfig::new(ConfigRegistry::builder().key_with_schema(&WRAP_UP)).unwrap();
+    /// let schema = config.registry().keys()[0].schema.clone().unwrap();
+    /// assert_eq!(schema["type"], "integer");
+    /// ```
+    #[cfg(feature = "schemars")]
+    pub fn key_with_schema<T: ConfigValue + schemars::JsonSchema>(
+        mut self,
+        key: &'static Key<T>,
+    ) -> Self {
+        fn schema_of<T: schemars::JsonSchema>() -> Value {
+            schemars::SchemaGenerator::default()
+                .into_root_schema_for::<T>()
+                .to_value()
+        }
+        self.keys.push(Pending {
+            key,
+            addr: std::ptr::from_ref(key).addr(),
+            schema: Some(schema_of::<T>),
+        });
         self
     }
 
@@ -75,7 +120,7 @@ impl ConfigRegistryBuilder {
         let mut by_name = HashMap::with_capacity(self.keys.len());
         let mut by_addr = IdMap::default();
         let mut keys = Vec::with_capacity(self.keys.len());
-        for (index, (key, addr)) in self.keys.into_iter().enumerate() {
+        for (index, Pending { key, addr, schema }) in self.keys.into_iter().enumerate() {
             let name = key.name();
             if !is_valid_key_name(name) {
                 return Err(ConfigError::InvalidKeyName {
@@ -91,6 +136,7 @@ impl ConfigRegistryBuilder {
             let (value, json) = key.default_value()?;
             keys.push(Declared1 {
                 key,
+                schema: schema.map(|schema| schema()),
                 default: Entry {
                     value,
                     json: Arc::new(json),
@@ -118,6 +164,7 @@ pub(crate) struct Declared {
 
 struct Declared1 {
     key: &'static dyn DeclaredKey,
+    schema: Option<Value>,
     default: Entry,
 }
 
@@ -664,6 +711,7 @@ impl ConfigRegistry {
                 value_type: d.key.type_name(),
                 secret: d.key.secret(),
                 default: shown(d.key, &d.default.json),
+                schema: d.schema.clone(),
             })
             .collect()
     }
@@ -773,6 +821,10 @@ pub struct KeyInfo {
     pub secret: bool,
     /// The declared default (a fingerprint for a secret).
     pub default: AuditValue,
+    /// The JSON Schema of its values, when declared with
+    /// [`ConfigRegistryBuilder::key_with_schema`] (feature `schemars`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
 }
 
 /// A key's effective value for one tenant ([`ConfigRegistry::effective`]).
@@ -1608,6 +1660,29 @@ mod tests {
             assert!(!text.contains("hunter2"), "a secret leaked: {text}");
             assert!(!text.contains("default-token"), "a secret leaked: {text}");
         }
+    }
+
+    #[cfg(feature = "schemars")]
+    #[test]
+    fn listing_carries_json_schemas_when_asked() {
+        let config = TestConfig::new(
+            ConfigRegistry::builder()
+                .key_with_schema(&NAMES)
+                .key_with_schema(&TOKEN)
+                .key(&FLAG),
+        )
+        .unwrap();
+        let keys = config.registry().keys();
+        assert_eq!(keys[0].schema.as_ref().unwrap()["type"], "array");
+        assert_eq!(keys[0].schema.as_ref().unwrap()["items"]["type"], "string");
+        let token = keys[1].schema.as_ref().unwrap();
+        assert_eq!(
+            (&token["type"], &token["writeOnly"]),
+            (&json!("string"), &json!(true))
+        );
+        assert_eq!(keys[2].schema, None);
+        let listed = serde_json::to_value(&keys).unwrap();
+        assert!(listed[0].get("schema").is_some() && listed[2].get("schema").is_none());
     }
 
     #[test]
