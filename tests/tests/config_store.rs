@@ -105,6 +105,23 @@ async fn until(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Durat
     check().then(|| start.elapsed())
 }
 
+/// Waits until some session on the server has run `LISTEN "<channel>"`
+/// (sqlx adds a `;` when it listens again after a reconnect) and is idle,
+/// so the LISTEN is in effect.
+async fn wait_for_listener(conn: &DatabaseConnection, channel: &str) {
+    let sql = format!(
+        "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE state = 'idle' AND query LIKE 'LISTEN \"{channel}\"%'"
+    );
+    for _ in 0..1000 {
+        if rows(conn, &sql).await[0][0] != "0" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("nobody listened on {channel} within 10 s");
+}
+
 /// Every event of this test binary, formatted, so a test can check that no
 /// secret reached a log. Each test calls it first, so the subscriber is in
 /// place before any event fires.
@@ -574,7 +591,7 @@ async fn postgres_listen_notify_reaches_a_second_instance() {
         let channel = format!("cfg_{}", rows(&conn, "SELECT current_schema()").await[0][0]);
         let writer = load_registry(migrated(&conn).await.with_channel(channel.clone())).await;
         let other_pool = second_pool(&conn).await;
-        let other_store = SeaOrmConfigStore::new(other_pool.clone()).with_channel(channel);
+        let other_store = SeaOrmConfigStore::new(other_pool.clone()).with_channel(channel.clone());
         let reader = load_registry(other_store.clone()).await;
 
         // The reconciliation poll is an hour away: only a notification can
@@ -584,12 +601,9 @@ async fn postgres_listen_notify_reaches_a_second_instance() {
             let reader = reader.clone();
             async move { other_store.watch(&reader, options).await }
         });
-        // Listening has begun once the watcher's first poll is done.
-        until(Duration::from_secs(10), || {
-            reader.health().last_success_ms.is_some()
-        })
-        .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Don't write before the watcher's LISTEN has run: its notice would
+        // be lost, and the reconciliation is an hour away.
+        wait_for_listener(&conn, &channel).await;
 
         let mut after_commit = Vec::new();
         let mut around_write = Vec::new();
@@ -640,6 +654,67 @@ async fn postgres_listen_notify_reaches_a_second_instance() {
             ms(around_write[10]),
             ms(around_write[19]),
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_watcher_survives_a_killed_listener_connection() {
+    logs();
+    if !support::backends().contains(&Backend::Postgres) {
+        return;
+    }
+    with_db(Backend::Postgres, |conn| async move {
+        let channel = format!("cfg_{}", rows(&conn, "SELECT current_schema()").await[0][0]);
+        let writer = load_registry(migrated(&conn).await.with_channel(channel.clone())).await;
+        let other_pool = second_pool(&conn).await;
+        let other_store = SeaOrmConfigStore::new(other_pool.clone()).with_channel(channel.clone());
+        let reader = load_registry(other_store.clone()).await;
+        // No timed reconciliation: only reconnecting can bring the change.
+        let options = WatchOptions::default()
+            .reconcile_every(Duration::from_secs(3600))
+            .reconnect_after(Duration::from_millis(100));
+        let watcher = tokio::spawn({
+            let reader = reader.clone();
+            async move { other_store.watch(&reader, options).await }
+        });
+        wait_for_listener(&conn, &channel).await;
+
+        // The listening connection dies (a failover, an idle reaper) ...
+        let killed = rows(
+            &conn,
+            &format!(
+                "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity \
+                 WHERE query LIKE 'LISTEN \"{channel}\"%'"
+            ),
+        )
+        .await;
+        assert_eq!(killed, [["true"]]);
+        // ... and a change is made while it is down or coming back.
+        writer
+            .set("ops", Scope::Tenant(STONE), &WRAP_UP, 77)
+            .await
+            .unwrap();
+        let took = until(Duration::from_secs(20), || {
+            reader.get(STONE, &WRAP_UP).unwrap() == 77
+        })
+        .await;
+        // And notifications flow again afterwards.
+        wait_for_listener(&conn, &channel).await;
+        writer
+            .set("ops", Scope::Tenant(STONE), &WRAP_UP, 78)
+            .await
+            .unwrap();
+        let again = until(Duration::from_secs(20), || {
+            reader.get(STONE, &WRAP_UP).unwrap() == 78
+        })
+        .await;
+        watcher.abort();
+        let _ = watcher.await;
+        other_pool.close().await.unwrap();
+        let took = took.expect("the change made while the listener was down arrived");
+        again.expect("the listener came back");
+        println!("change made while the listener was killed arrived in {took:?}");
     })
     .await;
 }
