@@ -17,6 +17,8 @@ pub(crate) enum Params {
     /// The caller's values in order, then the tenant (numbered placeholders:
     /// `$n` on PostgreSQL, `?n` on SQLite).
     AppendTenant,
+    /// The caller's values only: the SQL does not use the tenant.
+    AsGiven,
     /// Positional `?` placeholders (MySQL): slot `i` takes the caller's value
     /// `Some(k)` (0-based) or the tenant (`None`).
     Positional(Vec<Option<usize>>),
@@ -78,6 +80,7 @@ impl Plan {
                     values.push(tenant.into());
                     values
                 }
+                Params::AsGiven => values,
                 Params::Positional(slots) => {
                     let mut given: Vec<Option<Value>> = values.into_iter().map(Some).collect();
                     slots

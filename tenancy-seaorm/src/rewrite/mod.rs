@@ -93,7 +93,15 @@ pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan,
     let numbered = statement.to_string();
     let (sql, params) = match backend {
         Flavor::MySql => positional(dialect, &numbered, placeholders)?,
-        Flavor::Postgres | Flavor::Sqlite => (numbered, Params::AppendTenant),
+        // Bind the tenant only when the SQL uses it (an insert that names
+        // its own tenant, or a read of global tables only, does not). An
+        // extra value would make PostgreSQL prepare this text with one more
+        // parameter than it has, and the driver caches statements by text,
+        // so the same SQL sent on the plain connection would then fail.
+        Flavor::Postgres | Flavor::Sqlite if mentions(&mut statement, &rewriter.tenant) => {
+            (numbered, Params::AppendTenant)
+        }
+        Flavor::Postgres | Flavor::Sqlite => (numbered, Params::AsGiven),
     };
     round_trip(dialect, backend, &sql, &params, placeholders, &statement)?;
 
@@ -308,6 +316,21 @@ fn round_trip(
     } else {
         Err(broken())
     }
+}
+
+/// Whether `placeholder` occurs in `statement`.
+fn mentions(statement: &mut Statement, placeholder: &str) -> bool {
+    struct Find<'a>(&'a str);
+    impl VisitorMut for Find<'_> {
+        type Break = ();
+        fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> std::ops::ControlFlow<()> {
+            match &value.value {
+                Value::Placeholder(p) if p == self.0 => std::ops::ControlFlow::Break(()),
+                _ => std::ops::ControlFlow::Continue(()),
+            }
+        }
+    }
+    statement.visit(&mut Find(placeholder)).is_break()
 }
 
 struct Renumber<'a> {
