@@ -82,9 +82,32 @@ pub enum LifecycleError {
     /// Writing the export failed.
     #[error("writing the export failed")]
     Io(#[source] std::io::Error),
+    /// The initial configuration could not be stored, or a change was not
+    /// for the tenant being onboarded; nothing was onboarded.
+    #[error("the initial configuration of tenant {tenant} was refused; nothing was onboarded")]
+    Config {
+        /// The tenant being onboarded.
+        tenant: TenantId,
+        /// Why.
+        #[source]
+        source: tenancy_core::config::StoreError,
+    },
     /// The database failed.
     #[error("database error during a tenant lifecycle operation")]
     Db(#[source] DbErr),
+}
+
+/// A new tenant's initial configuration, written in its onboarding
+/// transaction by [`onboard_with_config`].
+#[derive(Debug)]
+pub struct InitialConfig<'a> {
+    /// The registry that checked the changes; refreshed after the commit.
+    pub registry: &'a tenancy_core::config::ConfigRegistry,
+    /// The store the registry loads from.
+    pub store: &'a crate::config_store::SeaOrmConfigStore,
+    /// Changes from [`ConfigRegistry::prepare`](tenancy_core::config::ConfigRegistry::prepare),
+    /// each for `Scope::Tenant` of the new tenant.
+    pub changes: Vec<tenancy_core::config::Change>,
 }
 
 impl From<DbErr> for LifecycleError {
@@ -113,11 +136,8 @@ pub type Setup<'c> = Pin<Box<dyn Future<Output = Result<(), DbErr>> + Send + 'c>
 /// transaction scoped to the new tenant for its first rows. Commits only if
 /// everything succeeds.
 ///
-/// Configuration values are not part of this transaction yet:
-/// [`SeaOrmConfigStore`](crate::SeaOrmConfigStore) commits each write (with
-/// its audit row and revision) in a transaction of its own and has no form
-/// that joins a caller's. Write the tenant's overrides right after
-/// onboarding, or scoped rows of your own in `setup`.
+/// For the tenant's initial configuration in the same transaction, use
+/// [`onboard_with_config`].
 ///
 /// # Errors
 ///
@@ -134,12 +154,102 @@ pub async fn onboard<F>(
 where
     F: for<'c> FnOnce(&'c TenantTransaction) -> Setup<'c> + Send,
 {
+    onboard_inner(db, registry, tenant, domains, None, setup).await
+}
+
+/// [`onboard`], with the tenant's initial configuration in the same
+/// transaction: its directory entry, domains, configuration overrides
+/// (with their audit rows) and `setup`'s rows commit together or not at
+/// all. The registry is refreshed for the tenant after the commit.
+///
+/// ```
+/// use sea_orm::Database;
+/// use tenancy_core::config::{ConfigRegistry, Key, Scope};
+/// use tenancy_core::{Domain, TenantId, directory::Tenant};
+/// use tenancy_seaorm::config_store::SeaOrmConfigStore;
+/// use tenancy_seaorm::lifecycle::{InitialConfig, onboard_with_config};
+/// use tenancy_seaorm::{TableRegistry, directory_store};
+///
+/// static DIALER: Key<bool> = Key::new("dialer.enabled", "Offer the dialer", || false);
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = Database::connect("sqlite::memory:").await?;
+/// directory_store::migrate(&db).await?;
+/// let store = SeaOrmConfigStore::new(db.clone());
+/// store.migrate().await?;
+/// let config = ConfigRegistry::builder().key(&DIALER).load(store.clone()).await?;
+/// let tables = TableRegistry::builder().build()?;
+///
+/// let acme = TenantId::new(9);
+/// let changes = vec![config.prepare("onboarding", Scope::Tenant(acme), &DIALER, true)?];
+/// onboard_with_config(&db, &tables, &Tenant::new(acme, "acme", "Acme"), &[Domain::parse("acme.example")?],
+///     InitialConfig { registry: &config, store: &store, changes },
+///     |_txn| Box::pin(async { Ok(()) })).await?;
+/// assert!(config.get(acme, &DIALER)?);
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// As [`onboard`], and [`LifecycleError::Config`] when a change is for
+/// another scope or cannot be stored. In every case nothing is written.
+pub async fn onboard_with_config<F>(
+    db: &DatabaseConnection,
+    registry: &TableRegistry,
+    tenant: &Tenant,
+    domains: &[Domain],
+    config: InitialConfig<'_>,
+    setup: F,
+) -> Result<(), LifecycleError>
+where
+    F: for<'c> FnOnce(&'c TenantTransaction) -> Setup<'c> + Send,
+{
+    onboard_inner(db, registry, tenant, domains, Some(config), setup).await
+}
+
+async fn onboard_inner<F>(
+    db: &DatabaseConnection,
+    registry: &TableRegistry,
+    tenant: &Tenant,
+    domains: &[Domain],
+    config: Option<InitialConfig<'_>>,
+    setup: F,
+) -> Result<(), LifecycleError>
+where
+    F: for<'c> FnOnce(&'c TenantTransaction) -> Setup<'c> + Send,
+{
+    use tenancy_core::config::Scope;
+
     let span = tracing::info_span!("tenancy.onboard", tenant = tenant.id.get());
     async {
         let txn = db.begin().await?;
         if let Err(err) = directory_store::create_tenant(&txn, tenant, domains).await {
             txn.rollback().await?;
             return Err(LifecycleError::Directory(err));
+        }
+        for change in config.iter().flat_map(|c| &c.changes) {
+            let stored = if change.scope != Scope::Tenant(tenant.id) {
+                Err(tenancy_core::config::StoreError::new(format!(
+                    "a change for {} in the onboarding of tenant {}",
+                    change.scope, tenant.id
+                )))
+            } else {
+                let store = config.as_ref().map(|c| c.store).ok_or_else(|| {
+                    tenancy_core::config::StoreError::new("no config store".to_owned())
+                });
+                match store {
+                    Ok(store) => crate::config_store::write_change_in(&txn, store, change).await,
+                    Err(e) => Err(e),
+                }
+            };
+            if let Err(source) = stored {
+                txn.rollback().await?;
+                return Err(LifecycleError::Config {
+                    tenant: tenant.id,
+                    source,
+                });
+            }
         }
         let scoped = TenantTransaction::scope_own(txn, registry.clone(), tenant.id);
         if let Err(source) = setup(&scoped).await {
@@ -150,6 +260,12 @@ where
             });
         }
         scoped.commit().await?;
+        if let Some(config) = &config
+            && let Err(e) = config.registry.refresh_scope(Scope::Tenant(tenant.id)).await
+        {
+            // Committed; this instance catches up on its next refresh.
+            tracing::warn!(error = %e, "tenancy: onboarded, but the config registry did not refresh");
+        }
         tracing::info!(domains = domains.len(), "tenancy: tenant onboarded");
         Ok(())
     }

@@ -360,3 +360,139 @@ async fn export_rows_are_json() {
     })
     .await;
 }
+
+mod with_config {
+    use tenancy_core::TenantId;
+    use tenancy_core::config::{ConfigRegistry, Key, Scope};
+    use tenancy_seaorm::config_store::SeaOrmConfigStore;
+    use tenancy_seaorm::lifecycle::{InitialConfig, onboard_with_config};
+
+    use super::*;
+
+    static DISPOSITIONS: Key<Vec<String>> = Key::new("dialer.dispositions", "dispositions", || {
+        vec!["answered".into()]
+    })
+    .with_validator(|d| {
+        if d.is_empty() {
+            Err("empty".into())
+        } else {
+            Ok(())
+        }
+    });
+
+    #[tokio::test]
+    async fn configuration_commits_with_the_tenant_or_not_at_all() {
+        for_each_backend(|conn| async move {
+            setup(&conn).await;
+            let store = SeaOrmConfigStore::new(conn.clone());
+            store.migrate().await.unwrap();
+            let config = ConfigRegistry::builder()
+                .key(&DISPOSITIONS)
+                .load(store.clone())
+                .await
+                .unwrap();
+            let stone = TenantId::new(4);
+            let tenant = Tenant::new(stone, "stone", "Stone & Co");
+            let domains = [Domain::parse("stone.example").unwrap()];
+            let sold = || vec!["sold".to_owned()];
+            let overrides = "SELECT COUNT(*) FROM tenancy_config_overrides";
+
+            // An invalid value never becomes a change.
+            assert!(
+                config
+                    .prepare("onboarding", Scope::Tenant(stone), &DISPOSITIONS, vec![])
+                    .is_err()
+            );
+
+            // A failing setup rolls back the configuration too.
+            let changes = vec![
+                config
+                    .prepare("onboarding", Scope::Tenant(stone), &DISPOSITIONS, sold())
+                    .unwrap(),
+            ];
+            let err = onboard_with_config(
+                &conn,
+                &registry(),
+                &tenant,
+                &domains,
+                InitialConfig {
+                    registry: &config,
+                    store: &store,
+                    changes,
+                },
+                |_| Box::pin(async { Err(DbErr::Custom("no".into())) }),
+            )
+            .await
+            .unwrap_err();
+            assert!(matches!(err, LifecycleError::Setup { .. }), "{err}");
+            assert_eq!(count(&conn, overrides).await, "0");
+            assert_eq!(
+                count(&conn, "SELECT COUNT(*) FROM tenancy_tenants").await,
+                "0"
+            );
+
+            // A change for another scope is refused, and nothing is written.
+            let changes = vec![
+                config
+                    .prepare("onboarding", Scope::Global, &DISPOSITIONS, sold())
+                    .unwrap(),
+            ];
+            let err = onboard_with_config(
+                &conn,
+                &registry(),
+                &tenant,
+                &domains,
+                InitialConfig {
+                    registry: &config,
+                    store: &store,
+                    changes,
+                },
+                |_| Box::pin(async { Ok(()) }),
+            )
+            .await
+            .unwrap_err();
+            assert!(matches!(err, LifecycleError::Config { .. }), "{err}");
+            assert_eq!(count(&conn, overrides).await, "0");
+            assert_eq!(
+                count(&conn, "SELECT COUNT(*) FROM tenancy_tenants").await,
+                "0"
+            );
+
+            // The real thing: tenant, domain, override and its audit row.
+            let changes = vec![
+                config
+                    .prepare("onboarding", Scope::Tenant(stone), &DISPOSITIONS, sold())
+                    .unwrap(),
+            ];
+            onboard_with_config(
+                &conn,
+                &registry(),
+                &tenant,
+                &domains,
+                InitialConfig {
+                    registry: &config,
+                    store: &store,
+                    changes,
+                },
+                |_| Box::pin(async { Ok(()) }),
+            )
+            .await
+            .unwrap();
+            assert_eq!(config.get(stone, &DISPOSITIONS).unwrap(), sold());
+            assert_eq!(
+                config.get(TenantId::new(1), &DISPOSITIONS).unwrap(),
+                ["answered"]
+            );
+            assert_eq!(count(&conn, overrides).await, "1");
+            assert_eq!(
+                count(&conn, "SELECT COUNT(*) FROM tenancy_config_audit").await,
+                "1"
+            );
+            assert_eq!(
+                count(&conn, "SELECT COUNT(*) FROM tenancy_tenants").await,
+                "1"
+            );
+        })
+        .await;
+    }
+}

@@ -466,13 +466,36 @@ impl ConfigRegistry {
         self.write(actor, scope, index, None).await
     }
 
-    async fn write(
+    /// Checks a write of `value` to `key` in `scope` exactly as
+    /// [`set`](Self::set) would, and returns the [`Change`] without writing
+    /// it, for a store that commits it inside a caller's transaction (such
+    /// as onboarding a tenant with its initial configuration). After that
+    /// transaction commits, [`refresh_scope`](Self::refresh_scope) shows it.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set), except [`ConfigError::Store`].
+    pub fn prepare<T: ConfigValue>(
+        &self,
+        actor: &str,
+        scope: Scope,
+        key: &Key<T>,
+        value: T,
+    ) -> Result<Change> {
+        let index = self.index_of(key)?;
+        let json = typed_json(key, &value)?;
+        self.change(actor, scope, index, Some(json))
+            .map(|(change, _)| change)
+    }
+
+    /// Checks the actor and the value, and builds the change to store.
+    fn change(
         &self,
         actor: &str,
         scope: Scope,
         index: usize,
         json: Option<Value>,
-    ) -> Result<u64> {
+    ) -> Result<(Change, Option<(AnyValue, Value)>)> {
         let key = self.inner.declared.keys[index].key;
         if actor.trim().is_empty() || actor.chars().count() > MAX_ACTOR_LEN {
             return Err(ConfigError::InvalidActor {
@@ -487,6 +510,18 @@ impl ConfigRegistry {
             parsed.as_ref().map(|(_, json)| json.clone()),
             key.secret(),
         );
+        Ok((change, parsed))
+    }
+
+    async fn write(
+        &self,
+        actor: &str,
+        scope: Scope,
+        index: usize,
+        json: Option<Value>,
+    ) -> Result<u64> {
+        let key = self.inner.declared.keys[index].key;
+        let (change, parsed) = self.change(actor, scope, index, json)?;
         let _order = self.inner.refresh.lock().await;
         let revision = self.inner.store.write(change).await.inspect_err(|e| {
             tracing::warn!(

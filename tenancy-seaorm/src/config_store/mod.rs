@@ -288,6 +288,24 @@ fn override_from(row: &QueryResult) -> Result<Override, StoreError> {
     Ok(Override::new(scope, key, value, to_u64(revision)?))
 }
 
+/// Stores a change prepared with
+/// [`ConfigRegistry::prepare`](tenancy_core::config::ConfigRegistry::prepare)
+/// on `conn`, which should be the caller's transaction: the override, its
+/// audit row and the revision commit (or roll back) with the caller's other
+/// writes, and on PostgreSQL the change notice goes out on commit. Returns
+/// the revision. Call `refresh_scope` on the registry after the commit.
+///
+/// # Errors
+///
+/// [`StoreError`] when the database fails; roll the transaction back.
+pub async fn write_change_in<C: ConnectionTrait>(
+    conn: &C,
+    store: &SeaOrmConfigStore,
+    change: &Change,
+) -> Result<u64, StoreError> {
+    write_in(conn, change, &store.channel).await
+}
+
 async fn write_in<C: ConnectionTrait>(
     conn: &C,
     change: &Change,
