@@ -62,6 +62,8 @@ pub struct AppState {
     pub directory_store: SeaOrmDirectory,
     /// Per-company configuration.
     pub config: Arc<ConfigRegistry>,
+    /// The store the configuration lives in.
+    pub config_store: SeaOrmConfigStore,
     /// The platform operators' domain.
     pub admin_domain: Domain,
 }
@@ -84,7 +86,8 @@ impl AppState {
             tables: schema::tables()?,
             directory: TenantDirectory::new(directory_store.clone()),
             directory_store,
-            config: Arc::new(config::builder().load(config_store).await?),
+            config: Arc::new(config::builder().load(config_store.clone()).await?),
+            config_store,
             admin_domain,
             db,
         })
