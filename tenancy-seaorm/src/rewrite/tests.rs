@@ -122,6 +122,44 @@ fn sqlite_placeholders_are_numbered() {
 }
 
 #[test]
+fn the_tenant_is_bound_only_where_the_sql_uses_it() {
+    let registry = registry();
+    // An insert that names its own tenant: the text is unchanged, so the
+    // values must be too (the driver caches prepared statements by text).
+    for (backend, sql) in [
+        (
+            DbBackend::Postgres,
+            "INSERT INTO leads (id, entity_id) VALUES ($1, $2)",
+        ),
+        (
+            DbBackend::Sqlite,
+            "INSERT INTO leads (id, entity_id) VALUES (?, ?)",
+        ),
+    ] {
+        let stmt =
+            Statement::from_sql_and_values(backend, sql, [Value::from(5), Value::from(9_i64)]);
+        let scoped = registry.scope_statement(stmt, 9.into()).unwrap();
+        assert_eq!(
+            scoped.values.unwrap().0,
+            vec![Value::from(5), Value::from(9_i64)],
+            "{backend:?}: {}",
+            scoped.sql
+        );
+    }
+    // A scoped read still gets the tenant.
+    let stmt = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT * FROM leads WHERE id = $1",
+        [Value::from(5)],
+    );
+    let scoped = registry.scope_statement(stmt, 9.into()).unwrap();
+    assert_eq!(
+        scoped.values.unwrap().0,
+        vec![Value::from(5), Value::from(9_i64)]
+    );
+}
+
+#[test]
 fn ctes_shadow_tables_only_where_visible() {
     // The CTE named like a table: its body reads the real table (scoped); the
     // main query reads the CTE (left alone).
