@@ -6,7 +6,11 @@
 //! disposition of the other company. Chromium resolves `*.localhost` to the
 //! loopback address itself, so the two companies are two real hosts.
 //!
-//! Without Chromium the test says SKIPPED; under `CI=true` it fails.
+//! It runs on every backend the run has, like the HTTP tests. Without
+//! Chromium the test says SKIPPED; under `CI=true` it fails.
+
+#[path = "../../../tests/tests/support/mod.rs"]
+mod support;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -15,7 +19,9 @@ use std::time::Duration;
 use crm::{AppState, app, seed};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use sea_orm::DatabaseConnection;
 use serde_json::json;
+use support::for_each_backend;
 use tenancy_core::Domain;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -38,17 +44,18 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-async fn serve(dir: &std::path::Path) -> SocketAddr {
-    let url = format!("sqlite://{}/crm.db?mode=rwc", dir.display());
-    let db = sea_orm::Database::connect(&url).await.expect("sqlite");
+/// Serves the CRM on a free loopback port until the returned task is aborted.
+async fn serve(db: DatabaseConnection) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let state = AppState::open(db, Domain::parse("admin.localhost").unwrap())
         .await
         .expect("state");
     seed::seed(&state, &[]).await.expect("seed");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
-    addr
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app(state)).await;
+    });
+    (addr, server)
 }
 
 async fn browser(dir: &std::path::Path) -> (Driver, Client) {
@@ -155,8 +162,15 @@ async fn two_companies_look_and_behave_differently_in_a_browser() {
         );
         return;
     }
+    // On every backend the run has: SQLite always, PostgreSQL and MariaDB
+    // when their URLs are set (always under `.ci/run`).
+    for_each_backend(journey).await;
+}
+
+/// One person's visit to both companies, against a CRM on `db`.
+async fn journey(db: DatabaseConnection) {
     let dir = tempfile::tempdir().unwrap();
-    let addr = serve(dir.path()).await;
+    let (addr, server) = serve(db).await;
     let (_driver, client) = browser(dir.path()).await;
     let gk = format!("http://goldenkey.localhost:{}/", addr.port());
     let st = format!("http://stone.localhost:{}/", addr.port());
@@ -259,4 +273,7 @@ async fn two_companies_look_and_behave_differently_in_a_browser() {
     );
 
     client.close().await.unwrap();
+    // Stop serving so the test database's pool can close.
+    server.abort();
+    let _ = server.await;
 }
