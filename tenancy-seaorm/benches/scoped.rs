@@ -31,7 +31,9 @@
 //! don't bind) against `rls` (the same connection in RLS mode as a
 //! non-superuser role under the row-level-security policies, each statement
 //! wrapped in a transaction that sets the tenant). The summary rows
-//! `rls_<case>` give the ratio rls / rewrite-only.
+//! `rls_<case>` give the ratio rls / rewrite-only, and
+//! `rls_txn_find_update` the same for a lookup and an update in one
+//! explicit transaction, where RLS mode sets the tenant once.
 //!
 //! Seed: 3 tenants, 200 accounts and 2,000 leads each, interleaved, with an
 //! index on `leads (entity_id, id)`. About four minutes on two cores.
@@ -52,7 +54,7 @@ use criterion::Criterion;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbBackend, DbErr, EntityTrait, ExecResult, QueryFilter, QueryOrder, QueryResult, QuerySelect,
-    QueryTrait, Set, Statement, sea_query::Expr,
+    QueryTrait, Set, Statement, TransactionTrait, sea_query::Expr,
 };
 use sqlparser::{
     dialect::{Dialect, PostgreSqlDialect, SQLiteDialect},
@@ -563,6 +565,20 @@ async fn postgres_rls(url: &str, schema: &str, pg: &Fixture) -> (Fixture, Databa
     (fixture, app)
 }
 
+impl Fixture {
+    /// A short unit of work in one explicit transaction: a lookup, then an
+    /// update of a handful of rows. In RLS mode the tenant is set once, at
+    /// `begin`, instead of once per statement.
+    async fn transaction(&self) {
+        let txn = self.scoped.begin().await.expect("begin");
+        let row = find_by_id_query(Side::Scoped, self.lead_id).one(&txn).await;
+        black_box(row.expect("find_by_id in a transaction"));
+        let updated = update_query(Side::Scoped, self.update_ids).exec(&txn).await;
+        black_box(updated.expect("update_many in a transaction"));
+        txn.commit().await.expect("commit");
+    }
+}
+
 /// Criterion groups `<case>/postgres-modes`: `rewrite_only` and `rls`.
 fn bench_modes(c: &mut Criterion, rt: &Runtime, rewrite: &Fixture, rls: &Fixture) {
     for case in Case::ALL {
@@ -582,6 +598,16 @@ fn bench_modes(c: &mut Criterion, rt: &Runtime, rewrite: &Fixture, rls: &Fixture
             rt.block_on(rewrite.drop_inserted());
         }
     }
+    let mut group = c.benchmark_group("txn_find_update/postgres-modes");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    group.bench_function("rewrite_only", |b| {
+        b.to_async(rt).iter(|| rewrite.transaction())
+    });
+    group.bench_function("rls", |b| b.to_async(rt).iter(|| rls.transaction()));
+    group.finish();
 }
 
 /// Summary rows `rls_<case>`: base = rewrite-only, subject = RLS mode,
@@ -600,6 +626,14 @@ async fn summarize_modes(rewrite: &Fixture, rls: &Fixture, rows: &mut Vec<Row>) 
             rewrite.drop_inserted().await;
         }
     }
+    let blocks = interleaved(|side| async move {
+        match side {
+            Side::Hand => rewrite.transaction().await,
+            Side::Scoped => rls.transaction().await,
+        }
+    })
+    .await;
+    rows.push(blocks.row("rls_txn_find_update".to_owned(), "postgres"));
 }
 
 /// The SQL a `TenantConnection` receives for the two read cases, and the
@@ -993,6 +1027,10 @@ fn print_summary(rows: &[Row]) {
     println!(
         "  rls_*: hand = TenantConnection rewrite-only (superuser pool), scoped = the same in RLS mode \
          (non-superuser role, policies, set_config in a wrapping transaction)"
+    );
+    println!(
+        "  rls_txn_find_update: the same two modes for begin, find_by_id, update_many, commit \
+         (RLS sets the tenant once per transaction)"
     );
     println!(
         "  ratio = scoped_us / hand_us; ratio_iqr = quartiles of the per-block ratios (the noise)"
