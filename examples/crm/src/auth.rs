@@ -18,13 +18,14 @@ use http::request::Parts;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
+
 use tenancy_core::TenantId;
 use tenancy_seaorm::TenantConnection;
 use tenancy_tower::session::TenantBound;
 
 use crate::entities::user;
 use crate::error::AppError;
-use crate::{AppState, now};
+use crate::{AppState, CryptoError, now};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "crm_session";
@@ -133,17 +134,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Operator {
 
 /// Hashes a password with Argon2id and a random salt.
 ///
-/// # Panics
+/// # Errors
 ///
-/// Never in practice: only if the OS has no random source.
-pub fn hash_password(password: &str) -> String {
+/// [`CryptoError`] if the OS random source or Argon2 fails.
+pub fn hash_password(password: &str) -> Result<String, CryptoError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).expect("the OS random source");
-    let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
-    Argon2::default()
+    getrandom::fill(&mut salt).map_err(CryptoError::Random)?;
+    let salt = SaltString::encode_b64(&salt).map_err(CryptoError::Hash)?;
+    let hash = Argon2::default()
         .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 with default parameters")
-        .to_string()
+        .map_err(CryptoError::Hash)?;
+    Ok(hash.to_string())
 }
 
 /// Whether `password` matches the stored `hash`.
@@ -156,12 +157,16 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 }
 
 /// A new random session token, and the hash stored for it.
-pub fn new_token() -> (String, String) {
+///
+/// # Errors
+///
+/// [`CryptoError::Random`] if the OS random source fails.
+pub fn new_token() -> Result<(String, String), CryptoError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source");
+    getrandom::fill(&mut bytes).map_err(CryptoError::Random)?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let hash = token_hash(&token);
-    (token, hash)
+    Ok((token, hash))
 }
 
 fn token_hash(token: &str) -> String {
@@ -182,7 +187,7 @@ pub async fn open_session(
     entity: Option<TenantId>,
     user_id: i64,
 ) -> Result<String, sea_orm::DbErr> {
-    let (token, hash) = new_token();
+    let (token, hash) = new_token()?;
     let stmt = Query::insert()
         .into_table("sessions")
         .columns(["token_hash", "entity_id", "user_id", "created_at"])

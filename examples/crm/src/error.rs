@@ -47,6 +47,35 @@ impl AppError {
     }
 }
 
+/// A random id, session token or password hash could not be made: the OS
+/// random source or Argon2 failed. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The OS random source failed.
+    #[error("the OS random source failed: {0}")]
+    Random(getrandom::Error),
+    /// Argon2 refused to hash.
+    #[error("password hashing failed: {0}")]
+    Hash(argon2::password_hash::Error),
+}
+
+impl From<CryptoError> for AppError {
+    fn from(e: CryptoError) -> Self {
+        tracing::error!(error = %e, "cannot make a random value or a password hash");
+        Self::Internal(e.to_string())
+    }
+}
+
+/// For the code paths whose error type is SeaORM's (an [`AuditSink`],
+/// opening a session).
+///
+/// [`AuditSink`]: tenancy_seaorm::AuditSink
+impl From<CryptoError> for sea_orm::DbErr {
+    fn from(e: CryptoError) -> Self {
+        Self::Custom(e.to_string())
+    }
+}
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
         // A refusal by the tenancy layer is a bug in this application, not

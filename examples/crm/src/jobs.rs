@@ -38,6 +38,9 @@ pub enum JobError {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
+    /// A record id could not be made.
+    #[error("{0}")]
+    Crypto(#[from] crate::CryptoError),
     /// No tenant in scope (cannot happen inside `follow_ups`).
     #[error("{0}")]
     NoTenant(#[from] tenancy_core::Error),
@@ -101,7 +104,7 @@ async fn run(
     {
         reminder::Entity::insert(reminder::ActiveModel {
             entity_id: Set(tenant.get()),
-            id: Set(new_id()),
+            id: Set(new_id()?),
             call_id: Set(c.id),
             lead_id: Set(c.lead_id),
             due_at: Set(c.created_at + delay),
@@ -128,7 +131,7 @@ async fn run(
     for c in calls.iter().filter(|c| !synced.contains(&c.id)) {
         sync_log::Entity::insert(sync_log::ActiveModel {
             entity_id: Set(tenant.get()),
-            id: Set(new_id()),
+            id: Set(new_id()?),
             call_id: Set(c.id),
             credential_fingerprint: Set(credential.clone()),
             synced_at: Set(now()),

@@ -32,6 +32,8 @@ pub mod routes;
 pub mod schema;
 pub mod seed;
 
+pub use error::CryptoError;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -143,11 +145,11 @@ pub fn now() -> i64 {
 
 /// A new random record id (48 bits: exact in JavaScript too).
 ///
-/// # Panics
+/// # Errors
 ///
-/// Only if the OS has no random source.
-pub fn new_id() -> i64 {
+/// [`CryptoError::Random`] if the OS random source fails.
+pub fn new_id() -> Result<i64, CryptoError> {
     let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes[..6]).expect("the OS random source");
-    i64::from_le_bytes(bytes).max(1)
+    getrandom::fill(&mut bytes[..6]).map_err(CryptoError::Random)?;
+    Ok(i64::from_le_bytes(bytes).max(1))
 }

@@ -116,7 +116,7 @@ impl AuditSink for OperatorAudit {
             .into_table("operator_audit")
             .columns(["id", "operator_id", "at", "action", "detail"])
             .values_panic([
-                new_id().into(),
+                new_id()?.into(),
                 self.operator_id.into(),
                 now().into(),
                 "cross_company_read".into(),

@@ -138,6 +138,9 @@ pub enum SeedError {
     /// The directory could not be read.
     #[error(transparent)]
     Directory(#[from] tenancy_core::directory::StoreError),
+    /// A password hash could not be made.
+    #[error(transparent)]
+    Crypto(#[from] crate::CryptoError),
 }
 
 /// Seeds the demo data unless the companies already exist. Returns whether
@@ -172,7 +175,7 @@ pub async fn seed(app: &AppState, domains: &[(&str, &str)]) -> Result<bool, Seed
                     (100 + n as i64).into(),
                     login.email.into(),
                     display_name(login.email).into(),
-                    hash_password("demo").into(),
+                    hash_password("demo")?.into(),
                 ])
                 .to_owned();
             app.db.execute(&stmt).await?;
@@ -190,15 +193,15 @@ pub async fn seed(app: &AppState, domains: &[(&str, &str)]) -> Result<bool, Seed
             .enumerate()
             .filter(|(_, l)| l.company == Some(company.id))
             .map(|(n, l)| {
-                (
+                Ok((
                     100 + n as i64,
                     l.email,
                     display_name(l.email),
                     l.role,
-                    hash_password("demo"),
-                )
+                    hash_password("demo")?,
+                ))
             })
-            .collect();
+            .collect::<Result<_, crate::CryptoError>>()?;
         let changes = demo_config(app, company.id)?;
         onboard_with_config(
             &app.db,

@@ -156,7 +156,7 @@ async fn log_call(
         .ok_or(AppError::NotFound)?;
     let model = call::Model {
         entity_id: t.get(),
-        id: new_id(),
+        id: new_id()?,
         lead_id: new.lead_id,
         agent_id: user_id,
         disposition: new.disposition,

@@ -154,7 +154,7 @@ pub async fn create_lead(
         .ok_or_else(|| AppError::Unprocessable("this company has no pipeline".into()))?;
     let model = lead::Model {
         entity_id: me.entity.get(),
-        id: new_id(),
+        id: new_id()?,
         account_id: new.account_id,
         stage_id: first.id,
         owner_id: me.user_id,
@@ -306,7 +306,7 @@ pub(crate) async fn record_call(
     find_lead(app, me, new.lead_id).await?;
     let model = call::Model {
         entity_id: me.entity.get(),
-        id: new_id(),
+        id: new_id()?,
         lead_id: new.lead_id,
         agent_id: me.user_id,
         disposition: new.disposition,
