@@ -63,6 +63,9 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "axum")]
+#[macro_use]
+mod macros;
+
 pub mod extract;
 pub mod host;
 pub mod limit;
