@@ -97,6 +97,16 @@ async fn browser(dir: &std::path::Path) -> (Driver, Client) {
     unreachable!()
 }
 
+async fn click(client: &Client, at: Locator<'_>) {
+    client
+        .find(at)
+        .await
+        .unwrap_or_else(|e| panic!("{at:?}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn text(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
@@ -135,13 +145,7 @@ async fn sign_in(client: &Client, base: &str, email: &str) {
         .send_keys("demo")
         .await
         .unwrap();
-    client
-        .find(Locator::Id("signin"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::Id("signin")).await;
     client
         .wait()
         .for_element(Locator::Id("leads"))
@@ -192,20 +196,12 @@ async fn journey(db: DatabaseConnection) {
     );
 
     // Log a call with one of Golden Key's dispositions.
-    client
-        .find(Locator::Css("#disposition option[value='call_back_later']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("save-call"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &client,
+        Locator::Css("#disposition option[value='call_back_later']"),
+    )
+    .await;
+    click(&client, Locator::Id("save-call")).await;
     client
         .wait()
         .for_element(Locator::Id("leads"))
@@ -252,13 +248,7 @@ async fn journey(db: DatabaseConnection) {
         )
         .await
         .unwrap();
-    client
-        .find(Locator::Id("save-call"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("save-call")).await;
     let error = client
         .wait()
         .for_element(Locator::Id("error"))
