@@ -163,6 +163,56 @@ fn logged() -> String {
     .into_owned()
 }
 
+/// Two instances of the application on one database: `writer` on the
+/// test's pool, and `reader` on a second pool kept current by
+/// `SeaOrmConfigStore::watch` with `options`. A channel of `None` keeps the
+/// store's default.
+struct TwoInstances {
+    writer: ConfigRegistry,
+    reader: ConfigRegistry,
+    other_pool: DatabaseConnection,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+async fn two_instances(
+    conn: &DatabaseConnection,
+    writer_channel: Option<String>,
+    reader_channel: Option<String>,
+    options: WatchOptions,
+) -> TwoInstances {
+    let mut store = migrated(conn).await;
+    if let Some(channel) = writer_channel {
+        store = store.with_channel(channel);
+    }
+    let writer = load_registry(store).await;
+    let other_pool = second_pool(conn).await;
+    let mut other_store = SeaOrmConfigStore::new(other_pool.clone());
+    if let Some(channel) = reader_channel {
+        other_store = other_store.with_channel(channel);
+    }
+    let reader = load_registry(other_store.clone()).await;
+    let watcher = tokio::spawn({
+        let reader = reader.clone();
+        async move { other_store.watch(&reader, options).await }
+    });
+    TwoInstances {
+        writer,
+        reader,
+        other_pool,
+        watcher,
+    }
+}
+
+impl TwoInstances {
+    /// Stops the watcher and closes the second pool, so the test database
+    /// can be dropped.
+    async fn stop(self) {
+        self.watcher.abort();
+        let _ = self.watcher.await;
+        self.other_pool.close().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn migrations_are_idempotent() {
     logs();
@@ -505,22 +555,13 @@ async fn polling_brings_changes_to_a_second_instance() {
     logs();
     for_each_backend(|conn| async move {
         let backend = Backend::of(&conn);
-        let store = migrated(&conn).await;
-        let writer = load_registry(store).await;
-        let other_pool = second_pool(&conn).await;
-        let other_store = SeaOrmConfigStore::new(other_pool.clone());
-        let reader = load_registry(other_store.clone()).await;
-
         // Polling only: a store whose channel nobody notifies, and on
         // PostgreSQL the reconciliation is the poll.
         let options = WatchOptions::default()
             .poll_every(Duration::from_millis(100))
             .reconcile_every(Duration::from_millis(100));
-        let watcher = tokio::spawn({
-            let reader = reader.clone();
-            let store = other_store.with_channel("nobody_sends_here");
-            async move { store.watch(&reader, options).await }
-        });
+        let two = two_instances(&conn, None, Some("nobody_sends_here".into()), options).await;
+        let (writer, reader) = (&two.writer, &two.reader);
 
         writer
             .set("ops", Scope::Tenant(STONE), &DIALER, true)
@@ -530,9 +571,7 @@ async fn polling_brings_changes_to_a_second_instance() {
             reader.get(STONE, &DIALER).unwrap()
         })
         .await;
-        watcher.abort();
-        let _ = watcher.await;
-        other_pool.close().await.unwrap();
+        two.stop().await;
         let took = took.expect("the change reached the second instance by polling");
         println!("propagation by polling every 100 ms on {backend}: {took:?}");
     })
@@ -589,18 +628,11 @@ async fn postgres_listen_notify_reaches_a_second_instance() {
     }
     with_db(Backend::Postgres, |conn| async move {
         let channel = format!("cfg_{}", rows(&conn, "SELECT current_schema()").await[0][0]);
-        let writer = load_registry(migrated(&conn).await.with_channel(channel.clone())).await;
-        let other_pool = second_pool(&conn).await;
-        let other_store = SeaOrmConfigStore::new(other_pool.clone()).with_channel(channel.clone());
-        let reader = load_registry(other_store.clone()).await;
-
         // The reconciliation poll is an hour away: only a notification can
         // bring the changes in time.
         let options = WatchOptions::default().reconcile_every(Duration::from_secs(3600));
-        let watcher = tokio::spawn({
-            let reader = reader.clone();
-            async move { other_store.watch(&reader, options).await }
-        });
+        let two = two_instances(&conn, Some(channel.clone()), Some(channel.clone()), options).await;
+        let (writer, reader) = (&two.writer, &two.reader);
         // Don't write before the watcher's LISTEN has run: its notice would
         // be lost, and the reconciliation is an hour away.
         wait_for_listener(&conn, &channel).await;
@@ -637,9 +669,7 @@ async fn postgres_listen_notify_reaches_a_second_instance() {
             (true, Source::Forced)
         );
 
-        watcher.abort();
-        let _ = watcher.await;
-        other_pool.close().await.unwrap();
+        two.stop().await;
 
         after_commit.sort();
         around_write.sort();
@@ -666,18 +696,12 @@ async fn postgres_watcher_survives_a_killed_listener_connection() {
     }
     with_db(Backend::Postgres, |conn| async move {
         let channel = format!("cfg_{}", rows(&conn, "SELECT current_schema()").await[0][0]);
-        let writer = load_registry(migrated(&conn).await.with_channel(channel.clone())).await;
-        let other_pool = second_pool(&conn).await;
-        let other_store = SeaOrmConfigStore::new(other_pool.clone()).with_channel(channel.clone());
-        let reader = load_registry(other_store.clone()).await;
         // No timed reconciliation: only reconnecting can bring the change.
         let options = WatchOptions::default()
             .reconcile_every(Duration::from_secs(3600))
             .reconnect_after(Duration::from_millis(100));
-        let watcher = tokio::spawn({
-            let reader = reader.clone();
-            async move { other_store.watch(&reader, options).await }
-        });
+        let two = two_instances(&conn, Some(channel.clone()), Some(channel.clone()), options).await;
+        let (writer, reader) = (&two.writer, &two.reader);
         wait_for_listener(&conn, &channel).await;
 
         // The listening connection dies (a failover, an idle reaper) ...
@@ -709,9 +733,7 @@ async fn postgres_watcher_survives_a_killed_listener_connection() {
             reader.get(STONE, &WRAP_UP).unwrap() == 78
         })
         .await;
-        watcher.abort();
-        let _ = watcher.await;
-        other_pool.close().await.unwrap();
+        two.stop().await;
         let took = took.expect("the change made while the listener was down arrived");
         again.expect("the listener came back");
         println!("change made while the listener was killed arrived in {took:?}");
@@ -729,23 +751,17 @@ async fn postgres_reconciliation_catches_a_lost_notification() {
         let schema = rows(&conn, "SELECT current_schema()").await[0][0].clone();
         // The writer notifies a channel the reader does not listen on: as if
         // every notification were lost.
-        let writer = load_registry(
-            migrated(&conn)
-                .await
-                .with_channel(format!("elsewhere_{schema}")),
-        )
-        .await;
-        let other_pool = second_pool(&conn).await;
-        let other_store =
-            SeaOrmConfigStore::new(other_pool.clone()).with_channel(format!("cfg_{schema}"));
-        let reader = load_registry(other_store.clone()).await;
         let options = WatchOptions::default()
             .reconcile_every(Duration::from_millis(200))
             .poll_every(Duration::from_secs(3600));
-        let watcher = tokio::spawn({
-            let reader = reader.clone();
-            async move { other_store.watch(&reader, options).await }
-        });
+        let two = two_instances(
+            &conn,
+            Some(format!("elsewhere_{schema}")),
+            Some(format!("cfg_{schema}")),
+            options,
+        )
+        .await;
+        let (writer, reader) = (&two.writer, &two.reader);
 
         writer
             .set("ops", Scope::Global, &STEPS, vec!["only".into()])
@@ -755,9 +771,7 @@ async fn postgres_reconciliation_catches_a_lost_notification() {
             reader.get(STONE, &STEPS).unwrap() == ["only"]
         })
         .await;
-        watcher.abort();
-        let _ = watcher.await;
-        other_pool.close().await.unwrap();
+        two.stop().await;
         let took = took.expect("the reconciliation poll brought the change");
         println!("lost notification reconciled on PostgreSQL (poll every 200 ms) in {took:?}");
     })
