@@ -164,7 +164,8 @@ impl<C: ConnectionTrait + TransactionTrait + Send + Sync> CrossTenantReader<C> {
             return Err(Refusal::ReadOnly(plan.kind.to_uppercase()).into_db_err());
         }
         let flavor = rewrite::Flavor::of(backend).map_err(Refusal::into_db_err)?;
-        let sql = rewrite::render_read(flavor, &stmt.sql).map_err(Refusal::into_db_err)?;
+        let sql = rewrite::render_read(&self.registry.inner, flavor, &stmt.sql)
+            .map_err(Refusal::into_db_err)?;
         let read = CrossTenantRead {
             actor: self.actor.clone(),
             purpose: self.purpose.clone(),

@@ -63,6 +63,38 @@ pub enum Refusal {
     /// a common table expression, depending on the backend.
     #[error("refused: `{0}` is ambiguous between a table and a common table expression")]
     AmbiguousCte(String),
+    /// An alias that equals a registered table's name (ignoring ASCII case)
+    /// but names something else: servers and the rewrite could disagree on
+    /// which one a reference means.
+    #[error("refused: the alias `{0}` is the name of a registered table")]
+    AmbiguousName(String),
+    /// A function that is not on the backend's allowlist of functions known
+    /// to read nothing but their arguments, and that the application did not
+    /// allow with [`allow_function`](crate::TableRegistryBuilder::allow_function).
+    #[error("refused: function `{0}` is not on the allowlist")]
+    Function(String),
+    /// Text that this backend's server could read differently from the
+    /// parse the rewrite checked: a token glued to a number (`1.5FROM`), a
+    /// name that is not a plain identifier, a literal whose meaning depends
+    /// on a server setting (backslashes, `"..."` strings on MySQL).
+    #[error("refused: {0} could be read differently by the server")]
+    Lexical(String),
+    /// The statement text is longer than the registry's limit.
+    #[error("refused: the statement is {bytes} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The statement's length.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The statement nests deeper than the registry's limit.
+    #[error("refused: the statement nests {depth} levels deep, over the limit of {limit}")]
+    TooDeep {
+        /// The estimated depth (at least this deep).
+        depth: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The number of bound values does not match the placeholders.
     #[error("refused: the statement has {placeholders} placeholders but {values} values")]
     Parameters {
@@ -134,6 +166,11 @@ impl Refusal {
             Refusal::ForeignTenant { .. } => "foreign_tenant",
             Refusal::Construct(_) => "construct",
             Refusal::AmbiguousCte(_) => "ambiguous_cte",
+            Refusal::AmbiguousName(_) => "ambiguous_name",
+            Refusal::Function(_) => "function",
+            Refusal::Lexical(_) => "lexical",
+            Refusal::TooLarge { .. } => "too_large",
+            Refusal::TooDeep { .. } => "too_deep",
             Refusal::Parameters { .. } => "parameters",
             Refusal::Placeholder(_) => "placeholder",
             Refusal::ReadOnly(_) => "read_only",

@@ -48,6 +48,10 @@ pub enum RegistryError {
     /// A table or column name was empty.
     #[error("empty table or column name")]
     EmptyName,
+    /// A name given to [`TableRegistryBuilder::allow_function`] that is not a
+    /// plain ASCII identifier.
+    #[error("`{0}` is not a plain function name (ASCII letters, digits and `_`)")]
+    FunctionName(String),
 }
 
 /// The tables a [`TenantConnection`](crate::TenantConnection) knows, with the
@@ -80,7 +84,31 @@ pub(crate) struct Inner {
     tables_folded: HashMap<String, TableRule>,
     /// Schema qualifiers that may prefix a registered name.
     schemas: Vec<String>,
+    /// Functions the application vouches for, beyond the built-in allowlist,
+    /// ASCII-lowercased.
+    pub(crate) allowed_functions: Vec<String>,
+    pub(crate) limits: Limits,
     pub(crate) cache: PlanCache,
+}
+
+/// Bounds on what the rewrite will parse, so that no statement can exhaust
+/// the stack or hold the executor: checked on the tokens, before the parser
+/// or any recursive walk sees the statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) max_bytes: usize,
+    pub(crate) max_depth: usize,
+}
+
+impl Limits {
+    /// 1 MiB: a 5,000-row bulk insert of ten bound columns is about 100 KiB.
+    pub(crate) const DEFAULT_MAX_BYTES: usize = 1 << 20;
+    /// Measured: every statement shape tried parses, rewrites, renders and
+    /// drops on a 2 MiB thread in a debug build up to 800 levels of the
+    /// estimate, and the first overflow comes between 800 and 1,200 (see
+    /// `rewrite::tests::deep_inputs_stay_within_the_stack`); release builds
+    /// use less stack per level.
+    pub(crate) const DEFAULT_MAX_DEPTH: usize = 256;
 }
 
 impl fmt::Debug for TableRegistry {
@@ -165,20 +193,42 @@ impl Inner {
         }
         let table = normalize(backend, table);
         let rule = match backend {
-            Flavor::Sqlite => self.tables_folded.get(&table.to_lowercase()),
+            Flavor::Sqlite => self.tables_folded.get(&table.to_ascii_lowercase()),
             _ => self.tables.get(&table),
         }?;
         Some((table, rule))
     }
+
+    /// Whether `name` equals a registered table's name ignoring ASCII case:
+    /// a CTE or alias by that name could be read as the table on some
+    /// server, so it is refused on every backend.
+    pub(crate) fn shadows_table(&self, name: &str) -> bool {
+        self.tables_folded.contains_key(&name.to_ascii_lowercase())
+    }
 }
 
-/// The name an identifier denotes on `backend`: PostgreSQL folds unquoted
-/// names to lowercase, SQLite ignores case (we fold), MySQL on Linux keeps
-/// table names as written.
+/// The name an identifier denotes on `backend`, folded exactly as that
+/// server folds it: PostgreSQL lowercases unquoted names, ASCII letters
+/// only; SQLite compares names ignoring ASCII case (we fold ASCII); MySQL on
+/// Linux keeps table names as written. Never Unicode case rules: with them,
+/// `tasK` (KELVIN SIGN) would equal `task` here and not on the server.
 pub(crate) fn normalize(backend: Flavor, ident: &Ident) -> String {
+    let value = unquoted_value(ident);
     match (backend, ident.quote_style) {
-        (Flavor::Postgres, None) | (Flavor::Sqlite, _) => ident.value.to_lowercase(),
-        _ => ident.value.clone(),
+        (Flavor::Postgres, None) | (Flavor::Sqlite, _) => value.to_ascii_lowercase(),
+        _ => value,
+    }
+}
+
+/// The name a quoted identifier holds: the tokenizer keeps a doubled quote
+/// inside it as written (`"a""b"` holds `a""b`), the server reads one.
+pub(crate) fn unquoted_value(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(q) => {
+            let doubled: String = [q, q].iter().collect();
+            ident.value.replace(&doubled, &q.to_string())
+        }
+        None => ident.value.clone(),
     }
 }
 
@@ -194,6 +244,8 @@ fn fold_eq(backend: Flavor, registered: &str, written: &str) -> bool {
 pub struct TableRegistryBuilder {
     tables: Vec<(String, TableRule)>,
     schemas: Vec<String>,
+    allowed_functions: Vec<String>,
+    limits: Limits,
     errors: Vec<RegistryError>,
     cache_capacity: usize,
 }
@@ -203,6 +255,11 @@ impl Default for TableRegistryBuilder {
         Self {
             tables: Vec::new(),
             schemas: vec!["public".into(), "main".into()],
+            allowed_functions: Vec::new(),
+            limits: Limits {
+                max_bytes: Limits::DEFAULT_MAX_BYTES,
+                max_depth: Limits::DEFAULT_MAX_DEPTH,
+            },
             errors: Vec::new(),
             cache_capacity: 4096,
         }
@@ -282,6 +339,60 @@ impl TableRegistryBuilder {
         self
     }
 
+    /// Allows calls to the function `name` in tenant statements, beyond the
+    /// built-in allowlist (see the crate's "Functions" section).
+    ///
+    /// **This is the application's responsibility.** The rewrite can't see
+    /// inside a function: one that reads a scoped table without a tenant
+    /// argument, runs SQL given as text, or touches files or settings
+    /// reaches past the tenant. Allow only functions you wrote or audited,
+    /// and that read nothing but their arguments.
+    ///
+    /// ```
+    /// use tenancy_seaorm::TableRegistry;
+    /// use sea_orm::DbBackend;
+    ///
+    /// let plain = TableRegistry::builder().scoped_table("leads").build().unwrap();
+    /// assert!(plain.rewrite_uncached(DbBackend::Postgres, "SELECT slugify(name) FROM leads").is_err());
+    ///
+    /// let registry = TableRegistry::builder()
+    ///     .scoped_table("leads")
+    ///     .allow_function("slugify")
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(registry.rewrite_uncached(DbBackend::Postgres, "SELECT slugify(name) FROM leads").is_ok());
+    /// ```
+    pub fn allow_function(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        let plain = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plain {
+            self.errors.push(RegistryError::FunctionName(name));
+            return self;
+        }
+        self.allowed_functions.push(name.to_ascii_lowercase());
+        self
+    }
+
+    /// The longest statement text, in bytes, a tenant connection will
+    /// parse (default 1 MiB). Longer ones are refused with
+    /// [`Refusal::TooLarge`](crate::Refusal::TooLarge).
+    pub fn max_statement_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_bytes = bytes;
+        self
+    }
+
+    /// How deeply a statement may nest (default 256), estimated from its
+    /// tokens before parsing: each open parenthesis, keyword and operator
+    /// counts one level in its parenthesis group. Deeper ones are refused
+    /// with [`Refusal::TooDeep`](crate::Refusal::TooDeep). Raising it
+    /// raises the stack the rewrite needs; the default fits a 2 MiB thread
+    /// with room to spare.
+    pub fn max_nesting_depth(mut self, depth: usize) -> Self {
+        self.limits.max_depth = depth;
+        self
+    }
+
     fn push(mut self, table: String, rule: TableRule) -> Self {
         let empty_column = matches!(&rule, TableRule::Scoped { column } if column.is_empty());
         if table.is_empty() || empty_column {
@@ -306,7 +417,7 @@ impl TableRegistryBuilder {
         let mut tables_folded = HashMap::new();
         for (table, rule) in self.tables {
             if tables_folded
-                .insert(table.to_lowercase(), rule.clone())
+                .insert(table.to_ascii_lowercase(), rule.clone())
                 .is_some()
             {
                 return Err(RegistryError::Duplicate(table));
@@ -318,6 +429,8 @@ impl TableRegistryBuilder {
                 tables,
                 tables_folded,
                 schemas: self.schemas,
+                allowed_functions: self.allowed_functions,
+                limits: self.limits,
                 cache: PlanCache::new(self.cache_capacity),
             }),
         })

@@ -420,16 +420,6 @@ const READS: &[(On, &str, &str)] = &[
     ),
     (
         On::All,
-        "CTE named like a table",
-        "WITH leads AS (SELECT id, name FROM accounts) SELECT id, name FROM leads",
-    ),
-    (
-        On::All,
-        "CTE named like a table, table read inside",
-        "WITH accounts AS (SELECT id, name FROM leads) SELECT a.id, a.name FROM accounts a",
-    ),
-    (
-        On::All,
         "two CTEs, the second reading the first",
         "WITH a AS (SELECT id FROM leads), b AS (SELECT id FROM a WHERE id > 3) SELECT count(*) FROM b",
     ),
@@ -484,16 +474,6 @@ const READS: &[(On, &str, &str)] = &[
         "SELECT id FROM leads ORDER BY id LIMIT 2 OFFSET 1",
     ),
     (On::All, "DISTINCT", "SELECT DISTINCT name FROM leads"),
-    (
-        On::All,
-        "alias equal to another table",
-        "SELECT accounts.id, accounts.name FROM leads AS accounts",
-    ),
-    (
-        On::All,
-        "aliases swapped",
-        "SELECT leads.id, accounts.id FROM accounts AS leads JOIN leads AS accounts ON accounts.account_id = leads.id",
-    ),
     (
         On::All,
         "self join",
@@ -608,11 +588,6 @@ const WRITES: &[(On, &str, &str)] = &[
         On::All,
         "insert select union",
         "INSERT INTO leads (id, name, status) SELECT id + 600, name, 'u' FROM accounts UNION SELECT id + 700, name, 'u' FROM accounts",
-    ),
-    (
-        On::All,
-        "insert select from a CTE named like a table",
-        "INSERT INTO leads (id, name, status) WITH leads AS (SELECT id, name FROM accounts) SELECT id + 800, name, 'cte' FROM leads",
     ),
     (
         PG_SQLITE,
@@ -970,12 +945,12 @@ const REFUSED: &[(On, &str, &str)] = &[
     (
         PG,
         "SELECT query_to_xml('select * from leads', true, false, '')",
-        "construct",
+        "function",
     ),
     (
         PG,
         "SELECT set_config('app.tenant', '1', false)",
-        "construct",
+        "function",
     ),
     (PG, "SELECT * INTO leads_copy FROM leads", "construct"),
     (
@@ -988,11 +963,38 @@ const REFUSED: &[(On, &str, &str)] = &[
         "SELECT * FROM dblink('dbname=test', 'select * from leads') AS t(id int)",
         "construct",
     ),
-    (SQLITE, "SELECT load_extension('x')", "construct"),
-    (MYSQL, "SELECT load_file('/etc/passwd')", "construct"),
+    (SQLITE, "SELECT load_extension('x')", "function"),
+    (MYSQL, "SELECT load_file('/etc/passwd')", "function"),
     (
         On::All,
         "WITH leads AS (SELECT * FROM leads) SELECT * FROM leads",
+        "ambiguous_cte",
+    ),
+    (
+        On::All,
+        "SELECT accounts.id, accounts.name FROM leads AS accounts",
+        "ambiguous_name",
+    ),
+    (
+        On::All,
+        "SELECT leads.id, accounts.id FROM accounts AS leads JOIN leads AS accounts ON accounts.account_id = leads.id",
+        "ambiguous_name",
+    ),
+    // A CTE named like a registered table is refused whatever it reads:
+    // servers disagree on which one a nested reference means.
+    (
+        On::All,
+        "WITH leads AS (SELECT id, name FROM accounts) SELECT id, name FROM leads",
+        "ambiguous_cte",
+    ),
+    (
+        On::All,
+        "WITH accounts AS (SELECT id, name FROM leads) SELECT a.id, a.name FROM accounts a",
+        "ambiguous_cte",
+    ),
+    (
+        On::All,
+        "INSERT INTO leads (id, name, status) WITH leads AS (SELECT id, name FROM accounts) SELECT id + 800, name, 'cte' FROM leads",
         "ambiguous_cte",
     ),
 ];

@@ -32,7 +32,8 @@ enum Target {
 }
 
 impl Rewriter<'_> {
-    fn target(&self, name: &ObjectName) -> Result<Target, Refusal> {
+    fn target(&mut self, name: &ObjectName) -> Result<Target, Refusal> {
+        self.relations.approve(name);
         match self.registry.lookup(self.backend, name) {
             Some((table, TableRule::Scoped { column })) => Ok(Target::Scoped {
                 table,
@@ -74,6 +75,18 @@ impl Rewriter<'_> {
         let name = name.clone();
         let scope = Scope::default();
         let target = self.target(&name)?;
+        if let Some(alias) = &insert.table_alias
+            && self.registry.shadows_table(&self.table_key(&alias.alias))
+            && !self
+                .table_key(&alias.alias)
+                .eq_ignore_ascii_case(&self.last_key(&name))
+        {
+            return Err(Refusal::AmbiguousName(alias.alias.value.clone()));
+        }
+        let qualifiers = vec![match &insert.table_alias {
+            Some(alias) => self.table_key(&alias.alias),
+            None => self.last_key(&name),
+        }];
 
         // The existing row in an upsert is named by the alias, else the table.
         let existing = match &insert.table_alias {
@@ -153,6 +166,7 @@ impl Rewriter<'_> {
                     self.assignments(
                         &mut update.assignments,
                         std::slice::from_ref(&target),
+                        &qualifiers,
                         &scope,
                     )?;
                     if let Target::Scoped { column, .. } = &target {
@@ -165,7 +179,12 @@ impl Rewriter<'_> {
                 }
             },
             Some(OnInsert::DuplicateKeyUpdate(assignments)) => {
-                self.assignments(assignments, std::slice::from_ref(&target), &scope)?;
+                self.assignments(
+                    assignments,
+                    std::slice::from_ref(&target),
+                    &qualifiers,
+                    &scope,
+                )?;
                 if let Target::Scoped { column, .. } = &target {
                     for assignment in assignments.iter_mut() {
                         let AssignmentTarget::ColumnName(col) = &assignment.target else {
@@ -215,12 +234,15 @@ impl Rewriter<'_> {
         let mut guards = Vec::new();
         // Every table in UPDATE's own list may be written (MySQL updates
         // several at once), so each must be one tenants may write.
-        let targets = self
-            .write_targets(std::slice::from_mut(&mut update.table), &scope, &mut guards)?
-            .into_iter()
-            .map(|(_, target)| target)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.assignments(&mut update.assignments, &targets, &scope)?;
+        let mut qualifiers = Vec::new();
+        let mut targets = Vec::new();
+        for (qualifier, target) in
+            self.write_targets(std::slice::from_mut(&mut update.table), &scope, &mut guards)?
+        {
+            qualifiers.push(qualifier);
+            targets.push(target?);
+        }
+        self.assignments(&mut update.assignments, &targets, &qualifiers, &scope)?;
         match &mut update.from {
             Some(UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from)) => {
                 for item in from.iter_mut() {
@@ -298,7 +320,7 @@ impl Rewriter<'_> {
                 _ => return Err(Refusal::Construct("a qualified DELETE target".into())),
             };
             match joined.iter().find(|(qualifier, _)| *qualifier == key) {
-                Some((_, Ok(_))) => {}
+                Some((_, Ok(_))) => self.relations.approve(name),
                 Some((_, Err(refusal))) => return Err(refusal.clone()),
                 None => {
                     return Err(Refusal::Construct(format!(
@@ -397,14 +419,39 @@ impl Rewriter<'_> {
     }
 
     /// Scopes the values of SET assignments and checks any that set the
-    /// tenant column.
+    /// tenant column. A qualified assignment must name one of the guarded
+    /// targets (`qualifiers`: each target's alias, else its table name):
+    /// `SET other.col = ...` would write a table that got no guard.
     fn assignments(
         &mut self,
         assignments: &mut [Assignment],
         targets: &[Target],
+        qualifiers: &[String],
         scope: &Scope,
     ) -> Result<(), Refusal> {
         for assignment in assignments.iter_mut() {
+            let names = match &assignment.target {
+                AssignmentTarget::ColumnName(name) => std::slice::from_ref(name),
+                AssignmentTarget::Tuple(names) => names.as_slice(),
+            };
+            for name in names {
+                match name.0.as_slice() {
+                    [_column] => {}
+                    [ObjectNamePart::Identifier(qualifier), _column] => {
+                        let key = self.table_key(qualifier);
+                        if !qualifiers.contains(&key) {
+                            return Err(Refusal::Construct(format!(
+                                "an assignment to `{name}`, which is not a guarded target"
+                            )));
+                        }
+                    }
+                    _ => {
+                        return Err(Refusal::Construct(format!(
+                            "the assignment target `{name}`"
+                        )));
+                    }
+                }
+            }
             self.nested(&mut assignment.value, scope)?;
             // With several targets (MySQL multi-table UPDATE) an assignment
             // that could set any target's tenant column is checked.
@@ -431,14 +478,22 @@ impl Rewriter<'_> {
         Ok(())
     }
 
+    /// The key of a table name's last part.
+    fn last_key(&self, name: &ObjectName) -> String {
+        match name.0.last() {
+            Some(ObjectNamePart::Identifier(i)) => self.table_key(i),
+            _ => String::new(),
+        }
+    }
+
     /// Whether a (possibly qualified) column name is `column`.
     fn is_column(&self, name: &ObjectName, column: &str) -> bool {
         match name.0.last() {
             Some(ObjectNamePart::Identifier(ident)) => match (self.backend, ident.quote_style) {
                 // PostgreSQL keeps quoted names' case; column names are
                 // case-insensitive on MySQL and SQLite.
-                (Flavor::Postgres, Some(_)) => ident.value == column,
-                _ => ident.value.eq_ignore_ascii_case(column),
+                (Flavor::Postgres, Some(_)) => crate::registry::unquoted_value(ident) == column,
+                _ => crate::registry::unquoted_value(ident).eq_ignore_ascii_case(column),
             },
             _ => false,
         }

@@ -14,7 +14,11 @@
 //! the tenant is simply `$n+1` / `?n+1`; MySQL only has `?`, so the plan
 //! records which value fills each `?` of the output.
 
+mod canonical;
 mod dml;
+mod functions;
+mod lexical;
+mod lint;
 mod query;
 #[cfg(test)]
 mod tests;
@@ -67,9 +71,13 @@ impl Flavor {
 /// Rewrites `sql` for `backend`. The result does not depend on the tenant.
 pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan, Refusal> {
     let dialect = dialect(backend);
+    lexical::bounds(registry.limits, sql)?;
     let (tokens, placeholders) = tokenize(dialect, backend, sql)?;
+    lexical::depth(registry.limits, &tokens)?;
+    lexical::screen(backend, &tokens)?;
     let mut statements = Parser::new(dialect)
         .with_options(parser_options())
+        .with_recursion_limit(parser_recursion_limit(registry))
         .with_tokens_with_locations(tokens)
         .parse_statements()
         .map_err(|e| Refusal::Unparseable(e.to_string()))?;
@@ -80,6 +88,7 @@ pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan,
     };
 
     check_placeholders(backend, &mut statement, placeholders)?;
+    let relations = lint::lint(registry, backend, &mut statement)?;
 
     let mut rewriter = Rewriter {
         registry,
@@ -87,8 +96,11 @@ pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan,
         tenant: placeholder(backend, placeholders + 1),
         checks: Vec::new(),
         checked_column: None,
+        relations,
     };
     let kind = rewriter.statement(&mut statement)?;
+    rewriter.relations.all_approved()?;
+    canonical::quote_names(backend, &mut statement);
 
     let numbered = statement.to_string();
     let (sql, params) = match backend {
@@ -103,7 +115,15 @@ pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan,
         }
         Flavor::Postgres | Flavor::Sqlite => (numbered, Params::AsGiven),
     };
-    round_trip(dialect, backend, &sql, &params, placeholders, &statement)?;
+    round_trip(
+        registry,
+        dialect,
+        backend,
+        &sql,
+        &params,
+        placeholders,
+        &statement,
+    )?;
 
     Ok(Plan {
         sql,
@@ -113,6 +133,16 @@ pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan,
         checked_column: rewriter.checked_column,
         kind,
     })
+}
+
+/// The parser's own recursion guard, above the depth the token estimate
+/// allows (it counts differently), so the estimate is what refuses.
+fn parser_recursion_limit(registry: &Inner) -> usize {
+    registry
+        .limits
+        .max_depth
+        .saturating_mul(2)
+        .saturating_add(50)
 }
 
 fn dialect(backend: Flavor) -> &'static dyn Dialect {
@@ -136,19 +166,32 @@ fn parser_options() -> ParserOptions {
 /// exactly one query, no locking clause. Rendering from the tree drops
 /// comments (MySQL runs `/*! ... */`), so the database reads what was
 /// checked. The caller has already validated `sql` with [`plan`].
-pub(crate) fn render_read(backend: Flavor, sql: &str) -> Result<String, Refusal> {
+pub(crate) fn render_read(registry: &Inner, backend: Flavor, sql: &str) -> Result<String, Refusal> {
     let dialect = dialect(backend);
+    lexical::bounds(registry.limits, sql)?;
     let tokens = Tokenizer::new(dialect, sql)
         .with_unescape(false)
         .tokenize_with_location()
         .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+    lexical::depth(registry.limits, &tokens)?;
+    lexical::screen(backend, &tokens)?;
     let mut statements = Parser::new(dialect)
         .with_options(parser_options())
+        .with_recursion_limit(parser_recursion_limit(registry))
         .with_tokens_with_locations(tokens)
         .parse_statements()
         .map_err(|e| Refusal::Unparseable(e.to_string()))?;
     match (statements.len(), statements.pop()) {
-        (1, Some(Statement::Query(query))) if query.locks.is_empty() => Ok(query.to_string()),
+        (1, Some(Statement::Query(mut query))) if query.locks.is_empty() => {
+            canonical::quote_names(backend, &mut query);
+            let sql = query.to_string();
+            let tokens = Tokenizer::new(dialect, &sql)
+                .with_unescape(false)
+                .tokenize_with_location()
+                .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+            lexical::check_output(backend, &tokens, &registry.allowed_functions)?;
+            Ok(sql)
+        }
         (1, Some(Statement::Query(_))) => Err(Refusal::ReadOnly("SELECT ... FOR UPDATE".into())),
         (1, Some(other)) => Err(Refusal::ReadOnly(statement_name(&other))),
         (0, _) => Err(Refusal::Empty),
@@ -278,6 +321,7 @@ fn positional(
 /// Parses the output again and insists on the same tree: the database must
 /// read what we checked, never something the renderer got wrong.
 fn round_trip(
+    registry: &Inner,
     dialect: &dyn Dialect,
     backend: Flavor,
     sql: &str,
@@ -294,8 +338,10 @@ fn round_trip(
             .tokenize_with_location()
             .map_err(|_| broken())?,
     };
+    lexical::check_output(backend, &tokens, &registry.allowed_functions)?;
     let mut again = Parser::new(dialect)
         .with_options(parser_options())
+        .with_recursion_limit(parser_recursion_limit(registry))
         .with_tokens_with_locations(tokens)
         .parse_statements()
         .map_err(|_| broken())?;
@@ -367,6 +413,8 @@ pub(crate) struct Rewriter<'a> {
     tenant: String,
     checks: Vec<TenantCheck>,
     checked_column: Option<(String, String)>,
+    /// The input's relations, each to be approved by the walk.
+    relations: lint::Relations,
 }
 
 impl Rewriter<'_> {

@@ -21,7 +21,7 @@
 //! merge such derived tables, so the plan uses the same index as a
 //! hand-written filter (the `explain` tests check it).
 
-use std::ops::ControlFlow;
+use std::{collections::HashMap, ops::ControlFlow, rc::Rc};
 
 use sqlparser::ast::{
     Expr, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query, SetExpr, TableAlias,
@@ -32,65 +32,76 @@ use super::{Rewriter, SELECT_STAR};
 use crate::{Refusal, registry::TableRule};
 
 /// The common table expressions visible at a point of a query.
+///
+/// A chain of `WITH` frames, innermost first, shared rather than copied so
+/// that a statement with n CTEs costs O(n) to scope, not O(n²).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
-    /// Names that refer to a CTE here.
-    ctes: Vec<String>,
-    /// Names that some backends would read as a CTE and others as a table
-    /// (a CTE's own name inside a non-recursive body, or a later sibling's).
-    ambiguous: Vec<String>,
+    frame: Option<Rc<Frame>>,
+    /// The CTEs `frame.names[..visible]` are visible here; the later ones
+    /// (a CTE's own name inside its non-recursive body, a later sibling's)
+    /// mean the table on some backends and the CTE on others.
+    visible: usize,
 }
 
-/// Table-valued functions that read no table.
-const TABLE_FUNCTIONS: &[&str] = &[
-    "generate_series",
-    "unnest",
-    "json_each",
-    "json_tree",
-    "jsonb_each",
-    "jsonb_each_text",
-    "json_each_text",
-    "json_array_elements",
-    "jsonb_array_elements",
-    "json_array_elements_text",
-    "jsonb_array_elements_text",
-];
+#[derive(Debug)]
+struct Frame {
+    names: HashMap<String, usize>,
+    parent: Option<Rc<Frame>>,
+}
 
-/// Functions refused anywhere: they run SQL given as text (which the rewrite
-/// can't see), read or write files or server state, or change settings the
-/// row-level-security wall relies on. The list is matched by prefix too, see
-/// [`denied_function`].
-const DENIED_FUNCTIONS: &[&str] = &[
-    "set_config",
-    "current_setting",
-    "ts_stat",
-    "readfile",
-    "writefile",
-    "edit",
-    "fts3_tokenizer",
-    "load_extension",
-    "load_file",
-    "setval",
-    "sys_eval",
-    "sys_exec",
-];
-const DENIED_PREFIXES: &[&str] = &[
-    "pg_",
-    "lo_",
-    "dblink",
-    "query_to_",
-    "table_to_",
-    "cursor_to_",
-    "schema_to_",
-    "database_to_",
-];
+/// What a one-part table name means at a point of a query.
+pub(crate) enum Resolved {
+    Table,
+    Cte,
+    /// Different things on different servers: refused.
+    Ambiguous,
+}
 
-pub(crate) fn denied_function(name: &ObjectName) -> bool {
-    let Some(ObjectNamePart::Identifier(last)) = name.0.last() else {
-        return true;
-    };
-    let name = last.value.to_lowercase();
-    DENIED_FUNCTIONS.contains(&name.as_str()) || DENIED_PREFIXES.iter().any(|p| name.starts_with(p))
+impl Scope {
+    fn with_frame(&self, names: &[String]) -> Self {
+        let names = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        Scope {
+            frame: Some(Rc::new(Frame {
+                names,
+                parent: self.frame.clone(),
+            })),
+            visible: 0,
+        }
+    }
+
+    fn visible(&self, visible: usize) -> Self {
+        Scope {
+            frame: self.frame.clone(),
+            visible,
+        }
+    }
+
+    pub(crate) fn resolve(&self, key: &str) -> Resolved {
+        let Some(frame) = &self.frame else {
+            return Resolved::Table;
+        };
+        match frame.names.get(key) {
+            Some(&i) if i < self.visible => return Resolved::Cte,
+            Some(_) => return Resolved::Ambiguous,
+            None => {}
+        }
+        // A CTE of an enclosing WITH, referenced from inside a query that
+        // has a WITH of its own: MariaDB 10.11 resolves such a name to the
+        // base table, PostgreSQL and SQLite to the CTE.
+        let mut outer = frame.parent.as_deref();
+        while let Some(f) = outer {
+            if f.names.contains_key(key) {
+                return Resolved::Ambiguous;
+            }
+            outer = f.parent.as_deref();
+        }
+        Resolved::Table
+    }
 }
 
 impl Rewriter<'_> {
@@ -108,23 +119,12 @@ impl Rewriter<'_> {
                     .iter()
                     .map(|cte| self.table_key(&cte.alias.name))
                     .collect();
+                let frame = outer.with_frame(&names);
                 for (i, cte) in with.cte_tables.iter_mut().enumerate() {
-                    let mut inner = outer.clone();
-                    inner.ctes.extend(names[..i].iter().cloned());
-                    if with.recursive {
-                        inner.ctes.push(names[i].clone());
-                        inner.ambiguous.extend(names[i + 1..].iter().cloned());
-                    } else {
-                        inner.ambiguous.extend(names[i..].iter().cloned());
-                    }
-                    // A name that is a CTE here is not ambiguous here.
-                    inner.ambiguous.retain(|n| !inner.ctes.contains(n));
-                    self.query(&mut cte.query, &inner)?;
+                    let visible = if with.recursive { i + 1 } else { i };
+                    self.query(&mut cte.query, &frame.visible(visible))?;
                 }
-                let mut scope = outer.clone();
-                scope.ambiguous.retain(|n| !names.contains(n));
-                scope.ctes.extend(names);
-                scope
+                frame.visible(names.len())
             }
             None => outer.clone(),
         };
@@ -274,16 +274,16 @@ impl Rewriter<'_> {
         if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
             return Ok(None);
         }
-        if let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() {
-            let key = self.table_key(ident);
-            if scope.ambiguous.contains(&key) || scope.ctes.contains(&key) {
-                return Ok(None);
-            }
+        if let [ObjectNamePart::Identifier(ident)] = name.0.as_slice()
+            && !matches!(scope.resolve(&self.table_key(ident)), Resolved::Table)
+        {
+            return Ok(None);
         }
         let Some((_, TableRule::Scoped { column })) = self.registry.lookup(self.backend, name)
         else {
             return Ok(None);
         };
+        self.relations.approve(name);
         let qualifier = match alias {
             Some(alias) => ObjectName(vec![ObjectNamePart::Identifier(alias.name.clone())]),
             None => name.clone(),
@@ -323,20 +323,25 @@ impl Rewriter<'_> {
         match factor {
             TableFactor::Table { name, args, .. } => {
                 if let Some(args) = args {
-                    if !table_function_allowed(name) {
+                    if !self.table_function_allowed(name) {
                         return Err(Refusal::Construct(format!("table function `{name}`")));
                     }
+                    self.relations.approve(name);
                     return self.nested(args, scope);
                 }
                 if let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() {
-                    let key = self.table_key(ident);
-                    if scope.ambiguous.contains(&key) {
-                        return Err(Refusal::AmbiguousCte(ident.value.clone()));
-                    }
-                    if scope.ctes.contains(&key) {
-                        return Ok(());
+                    match scope.resolve(&self.table_key(ident)) {
+                        Resolved::Ambiguous => {
+                            return Err(Refusal::AmbiguousCte(ident.value.clone()));
+                        }
+                        Resolved::Cte => {
+                            self.relations.approve(name);
+                            return Ok(());
+                        }
+                        Resolved::Table => {}
                     }
                 }
+                self.relations.approve(name);
                 match self.registry.lookup(self.backend, name) {
                     Some((_, TableRule::Global { .. })) => Ok(()),
                     Some((_, TableRule::Scoped { column })) => {
@@ -351,7 +356,7 @@ impl Rewriter<'_> {
                 table_with_joins, ..
             } => self.table_with_joins(table_with_joins, scope),
             TableFactor::Function { name, args, .. } => {
-                if !table_function_allowed(name) {
+                if !self.table_function_allowed(name) {
                     return Err(Refusal::Construct(format!("table function `{name}`")));
                 }
                 self.nested(args, scope)
@@ -443,12 +448,14 @@ impl Rewriter<'_> {
     }
 }
 
-fn table_function_allowed(name: &ObjectName) -> bool {
-    match name.0.as_slice() {
-        [ObjectNamePart::Identifier(i)] => {
-            TABLE_FUNCTIONS.contains(&i.value.to_lowercase().as_str())
+impl Rewriter<'_> {
+    fn table_function_allowed(&self, name: &ObjectName) -> bool {
+        match name.0.as_slice() {
+            [ObjectNamePart::Identifier(i)] if i.quote_style.is_none() => {
+                super::functions::table_function_allowed(self.backend, &i.value)
+            }
+            _ => false,
         }
-        _ => false,
     }
 }
 
@@ -494,16 +501,6 @@ impl VisitorMut for Nested<'_, '_> {
             return ControlFlow::Break(Refusal::Construct(
                 "a statement inside an expression".into(),
             ));
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Refusal> {
-        if self.depth == 0
-            && let Expr::Function(f) = expr
-            && denied_function(&f.name)
-        {
-            return ControlFlow::Break(Refusal::Construct(format!("function `{}`", f.name)));
         }
         ControlFlow::Continue(())
     }

@@ -598,8 +598,10 @@ impl Stmt {
                 shadow,
             }) => {
                 let name = shadow.map_or("x", |s| s.name());
-                // The CTE's own name inside its non-recursive body is a table
-                // on some backends and an error on others: refused.
+                // A CTE named like a registered table is refused: servers
+                // disagree about which one a (nested) reference means. Its
+                // own name inside its non-recursive body was refused before
+                // that for the same reason.
                 let own_name_in_body = shadow
                     .is_some_and(|s| s == *table || cond.as_ref().is_some_and(|c| c.mentions(s)));
                 let rendered = read(
@@ -618,7 +620,7 @@ impl Stmt {
                     },
                 );
                 Rendered {
-                    refusal: own_name_in_body.then_some("ambiguous_cte"),
+                    refusal: shadow.is_some().then_some("ambiguous_cte"),
                     ..rendered
                 }
             }
