@@ -385,9 +385,7 @@ pub(crate) fn allowed(backend: Flavor, name: &str, extra: &[String]) -> bool {
         Flavor::MySql => MYSQL,
         Flavor::Sqlite => SQLITE,
     };
-    COMMON.contains(&name.as_str())
-        || own.contains(&name.as_str())
-        || extra.contains(&name)
+    COMMON.contains(&name.as_str()) || own.contains(&name.as_str()) || extra.contains(&name)
 }
 
 /// Whether a table-valued function may appear in FROM on `backend`.

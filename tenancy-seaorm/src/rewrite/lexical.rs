@@ -41,6 +41,12 @@ pub(crate) fn screen(backend: Flavor, tokens: &[TokenWithSpan]) -> Result<(), Re
                 if matches!(glued, Some(Token::Number(..))) {
                     return Err(glued_to_number(&token.token));
                 }
+                if glued.is_some_and(|g| string_literal(g).is_some()) {
+                    return Err(Refusal::Lexical(format!(
+                        "`{}` written right after a literal",
+                        word.value
+                    )));
+                }
             }
             Token::Word(word) => {
                 if backend == Flavor::MySql && !word.value.is_ascii() {
