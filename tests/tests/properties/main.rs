@@ -28,6 +28,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod adversarial;
 mod built;
 mod model;
 mod sql;
@@ -151,6 +152,18 @@ impl Env {
         for sql in model::schema(backend, None) {
             exec(&shared.conn, &sql).await;
         }
+        // In D only: a statement that reads it through the scoped
+        // connection gets rows where D|t gets an error.
+        exec(
+            &shared.conn,
+            "CREATE TABLE platform_secret (id INTEGER PRIMARY KEY, value VARCHAR(40) NOT NULL)",
+        )
+        .await;
+        exec(
+            &shared.conn,
+            "INSERT INTO platform_secret (id, value) VALUES (1, 'hunter2')",
+        )
+        .await;
         let mut only = Vec::new();
         for t in TENANTS {
             let db = fresh_db(backend).await;
@@ -322,6 +335,45 @@ async fn check_case(
                 c.passed += 1
             });
             return Ok(());
+        }
+
+        if r.refusal == Some(adversarial::ANY_REFUSAL) {
+            let before = dump(shared, None).await;
+            let got = try_rows_of(&scoped, statement.clone()).await;
+            match got {
+                Err(err) => match Refusal::from_db_err(&err) {
+                    Some(refusal) => {
+                        let kind = refusal.kind();
+                        count(stats, &format!("{} (refused: {kind})", r.construct), |c| {
+                            c.refused += 1
+                        });
+                    }
+                    None => {
+                        if try_rows_of(only, statement.clone()).await.is_ok() {
+                            return fail(format!("failed in the database, but runs on D|t: {err}"));
+                        }
+                        count(stats, &r.construct, |c| c.invalid += 1);
+                    }
+                },
+                Ok(got) => {
+                    let expected = try_rows_of(only, statement.clone()).await;
+                    let got = sorted(got);
+                    match expected {
+                        Ok(expected) if sorted(expected.clone()) == got => {
+                            count(stats, &r.construct, |c| c.passed += 1)
+                        }
+                        expected => {
+                            return fail(format!(
+                                "AN ADVERSARIAL READ DIFFERS from D|t\n  expected {expected:?}\n       got {got:?}"
+                            ));
+                        }
+                    }
+                }
+            }
+            if dump(shared, None).await != before {
+                return fail("an adversarial read changed rows".into());
+            }
+            continue;
         }
 
         if let Some(kind) = r.refusal {

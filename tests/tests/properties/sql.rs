@@ -335,6 +335,8 @@ pub enum Stmt {
     Write(Write),
     /// A statement built with SeaORM's query builders.
     Built(crate::built::Built),
+    /// Hand-made SQL aimed at parser differentials.
+    Adversarial(crate::adversarial::Adversarial),
 }
 
 pub fn query() -> impl Strategy<Value = Query> {
@@ -381,6 +383,7 @@ pub fn stmt() -> impl Strategy<Value = Stmt> {
         3 => query().prop_map(Stmt::Read),
         2 => write().prop_map(Stmt::Write),
         2 => crate::built::built().prop_map(Stmt::Built),
+        2 => crate::adversarial::adversarial().prop_map(Stmt::Adversarial),
     ]
 }
 
@@ -430,6 +433,7 @@ impl Stmt {
         };
         Some(match self {
             Stmt::Built(built) => return built.render(backend, tenant, fresh),
+            Stmt::Adversarial(adversarial) => return Some(adversarial.render(backend)),
             Stmt::Read(Query::Scan {
                 table,
                 cond,
