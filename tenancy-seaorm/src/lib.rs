@@ -85,34 +85,95 @@
 //! for every tenant and is cached by the statement's text: after the first
 //! time, scoping a statement is a cache lookup.
 //!
+//! # What reaches the server
+//!
+//! The database never runs the caller's text: it runs the statement
+//! rendered back from the tree that was checked, and the rendering leaves
+//! the server no other reading.
+//!
+//! - Every name is quoted in the backend's quoting (`"..."` on PostgreSQL,
+//!   backquotes on MySQL and SQLite), after the server's own folding of
+//!   unquoted names: ASCII letters only, never Unicode case rules, so a
+//!   look-alike such as `tasK` (KELVIN SIGN) is a different name here, as
+//!   on the server. Only keywords and allowlisted function names stay
+//!   unquoted, and the rendered tokens are checked for it.
+//! - Text the servers lex differently from the parser is refused
+//!   ([`Refusal::Lexical`]): a token glued to a number (MariaDB reads
+//!   `1.5FROM` as `1.5 FROM`), an unquoted name that isn't a plain
+//!   identifier, any non-ASCII name on MySQL (its column names compare
+//!   under Unicode collations), and literals whose meaning depends on a
+//!   server setting: a backslash in a string on MySQL
+//!   (`NO_BACKSLASH_ESCAPES`) or in a plain `'...'` on PostgreSQL
+//!   (`standard_conforming_strings`), and `"..."` strings on MySQL
+//!   (`ANSI_QUOTES`). Bind such values as parameters; `E'...'` works on
+//!   PostgreSQL.
+//! - A name that could mean two things is refused: a CTE or an alias named
+//!   like a registered table, scoped or global, in any case and at any
+//!   depth ([`Refusal::AmbiguousCte`], [`Refusal::AmbiguousName`]), a
+//!   CTE's own name inside its non-recursive body or a later sibling's,
+//!   and an outer CTE referenced from inside a nested `WITH` (MariaDB
+//!   10.11 reads the base table there). An `UPDATE` may only `SET` columns
+//!   of its guarded targets.
+//! - Every relation the statement names, in any position of the tree,
+//!   must have been scoped or checked by the walk, or the statement is
+//!   refused; `x IN table` (SQLite) is refused.
+//! - Input is bounded before anything recursive runs: 1 MiB of text and a
+//!   nesting depth of 256 by default ([`TableRegistryBuilder::max_statement_bytes`],
+//!   [`TableRegistryBuilder::max_nesting_depth`]), chosen from measured
+//!   stack use so that no input can overflow a 2 MiB thread ([`Refusal::TooLarge`],
+//!   [`Refusal::TooDeep`]). The work is linear in the statement.
+//!
+//! # Functions
+//!
+//! A function call is where the server runs code the rewrite can't see,
+//! so only functions on a per-backend allowlist may be called: aggregates,
+//! window functions, string, numeric, date/time and JSON functions,
+//! conditionals, casts, chosen from each server's manual as reading
+//! nothing but their arguments. Functions that run SQL given as text
+//! (`ts_rewrite`, `query_to_xml`, `dblink`), touch files, the network,
+//! locks or session state (`load_file`, `pg_sleep`, `get_lock`,
+//! `set_config`, `nextval`) and every function the application defined
+//! are refused with [`Refusal::Function`], unless the application allows
+//! them with [`TableRegistryBuilder::allow_function`], on its own
+//! responsibility. Custom operators are refused too.
+//!
 //! # Limits
 //!
-//! The rewrite sees the statement, not what the database does on its
-//! behalf. What it can't see, it refuses where it can tell:
+//! What the library does not defend against:
 //!
-//! - Functions that run SQL given as text, read files or change settings
-//!   (`query_to_xml`, `dblink`, `set_config`, `load_extension`,
-//!   `load_file`, `pg_*`, ...) are refused, as are table functions other
-//!   than a few that read no table (`generate_series`, `unnest`,
-//!   `json_each`, ...). A function *you* define in the database is called
-//!   by name and runs its own SQL: the rewrite can't scope what is inside
-//!   it, so don't give tenant code functions that read tenant tables
-//!   without a tenant argument. The same holds for views registered as
-//!   global and for triggers. PostgreSQL row-level security is the second
-//!   wall for these.
-//! - Table names follow each backend's rules for case: PostgreSQL folds
-//!   unquoted names to lowercase, SQLite ignores case, and MySQL is matched
-//!   exactly as written (its default on Linux); a name that doesn't match
-//!   a registered table is refused.
-//! - A CTE's own name inside its non-recursive body, or a later sibling's,
-//!   means different things on different backends and is refused; write
-//!   `WITH RECURSIVE` for a recursive CTE, also on SQLite.
-//! - `INSERT` needs a column list (the tenant column's position must be
-//!   known); `INSERT ... SELECT` can't name the tenant column itself.
+//! - Code defined in the database: a function you allow, a view registered
+//!   as global, a trigger, a rule or a default runs its own SQL, which the
+//!   rewrite can't see or scope. Don't give tenant code functions or views
+//!   that read tenant tables without a tenant argument.
+//! - Unregistered tables are refused by name, but the database's grants
+//!   are what stops code it runs on its own behalf from reading them.
+//! - Session state the application sets around the connection (a pooler
+//!   that changes `search_path` or `sql_mode`) can make a registered name
+//!   resolve elsewhere; literals are kept setting-independent, names are
+//!   not re-resolved.
 //! - Uniqueness that spans tenants (a unique key without the tenant column)
 //!   still reveals, through conflicts, that another tenant has a value; the
 //!   rewrite keeps upserts from changing that tenant's row, but the schema
 //!   itself should lead every key with the tenant column.
+//! - On SQLite, a `"name"` that matches no column is a string literal to
+//!   the server; the rendering backquotes every name, so there it is an
+//!   error instead.
+//! - Table names follow each backend's rules for case: PostgreSQL folds
+//!   unquoted names, SQLite ignores ASCII case, and MySQL is matched
+//!   exactly as written (its default on Linux).
+//! - `INSERT` needs a column list (the tenant column's position must be
+//!   known); `INSERT ... SELECT` can't name the tenant column itself.
+//!
+//! What PostgreSQL row-level security adds ([`rls`]): policies on every
+//! scoped table keyed on a per-transaction setting, so that a reference
+//! the rewrite got wrong still reads only the tenant's rows. Measured on
+//! the attacks that led to these rules, with the rewrite out of the way,
+//! the policies alone stop the ones that read a scoped table (the
+//! look-alike CTE name returned only the tenant's row), but not those
+//! that read an unregistered table (`ts_rewrite` over `platform_secret`,
+//! the `standard_conforming_strings = off` literal): those only the grants
+//! can stop. And a tenant that can call `set_config` can change its own
+//! policy setting, which is why the allowlist refuses it.
 //!
 //! # Feature flags
 //!
