@@ -685,7 +685,46 @@ fn bench_database<C: ConnectionTrait + Send + Sync>(
     }
 }
 
+/// The largest inputs a registry accepts by default, uncached: how long one
+/// cache miss can hold the executor.
+fn bench_rewrite_limits(c: &mut Criterion, registry: &TableRegistry, backend: DbBackend) {
+    let dialect = dialect(backend);
+    let ctes: Vec<String> = (0..1000)
+        .map(|i| format!("c{i} AS (SELECT id FROM leads WHERE id = {i})"))
+        .collect();
+    let rows = vec!["(?, ?, ?)"; 5000].join(", ");
+    let inputs = [
+        (
+            "ctes_1000",
+            format!("WITH {} SELECT * FROM c999", ctes.join(", ")),
+        ),
+        (
+            "insert_5000_rows",
+            format!("INSERT INTO leads (id, name, status) VALUES {rows}"),
+        ),
+    ];
+    for (name, sql) in inputs {
+        let mut group = c.benchmark_group(format!("cold_{name}/{}", backend_name(backend)));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+        group.bench_function("parse_sql", |b| {
+            b.iter(|| Parser::parse_sql(dialect, black_box(&sql)).expect("parses"));
+        });
+        group.bench_function("rewrite_uncached", |b| {
+            b.iter(|| {
+                registry
+                    .rewrite_uncached(backend, black_box(&sql))
+                    .expect("rewrites")
+            });
+        });
+        group.finish();
+    }
+}
+
 fn bench_rewrite(c: &mut Criterion, registry: &TableRegistry, backend: DbBackend) {
+    bench_rewrite_limits(c, registry, backend);
     let dialect = dialect(backend);
     for (name, stmt) in read_statements(backend) {
         let sql = stmt.sql.as_str();

@@ -485,6 +485,47 @@ mod tests {
     }
 
     #[test]
+    fn names_fold_with_ascii_rules_only() {
+        let r = TableRegistry::builder()
+            .scoped_table("task")
+            .scoped_table("links")
+            .build()
+            .unwrap();
+        let r = &r.inner;
+        // KELVIN SIGN, LATIN CAPITAL I WITH DOT, LONG S, fullwidth: full
+        // Unicode lowercasing would make some of these `task` / `links`; the
+        // servers don't, so neither does the lookup.
+        for written in [
+            "tas\u{212a}",
+            "L\u{130}NKS",
+            "ta\u{17f}k",
+            "\u{ff54}\u{ff41}\u{ff53}\u{ff4b}",
+        ] {
+            for backend in [Flavor::Postgres, Flavor::Sqlite, Flavor::MySql] {
+                for quote in [None, Some('"')] {
+                    assert!(
+                        r.lookup(backend, &name(&[(written, quote)])).is_none(),
+                        "{written} {backend:?} {quote:?}"
+                    );
+                }
+            }
+            assert!(!r.shadows_table(written));
+        }
+        // ASCII case: folded where the server folds it.
+        assert!(
+            r.lookup(Flavor::Postgres, &name(&[("TASK", None)]))
+                .is_some()
+        );
+        assert!(
+            r.lookup(Flavor::Sqlite, &name(&[("TASK", Some('"'))]))
+                .is_some()
+        );
+        assert!(r.shadows_table("TASK"));
+        // A doubled quote inside a quoted name is one quote.
+        assert_eq!(unquoted_value(&Ident::with_quote('"', "a\"\"b")), "a\"b");
+    }
+
+    #[test]
     fn schema_qualifiers_are_allowlisted() {
         let r = TableRegistry::builder()
             .scoped_table("leads")
