@@ -254,7 +254,7 @@ async fn rls_mode_scopes_what_the_rewrite_cannot_see() {
             .unwrap_err();
         assert!(matches!(
             Refusal::from_db_err(&err),
-            Some(Refusal::Construct(_))
+            Some(Refusal::Function(_))
         ));
         let err = scoped(&ctx, &rls, 1)
             .execute_unprepared("SET tenancy.tenant_id = '2'")

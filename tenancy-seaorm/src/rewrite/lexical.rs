@@ -59,9 +59,12 @@ pub(crate) fn screen(backend: Flavor, tokens: &[TokenWithSpan]) -> Result<(), Re
                     return Err(glued_to_number(&token.token));
                 }
             }
-            Token::Number(..) => {
+            Token::Number(number, long) => {
                 if matches!(glued, Some(Token::Number(..) | Token::Word(_))) {
                     return Err(glued_to_number(&token.token));
+                }
+                if *long || !plain_number(number) {
+                    return Err(Refusal::Lexical(format!("the number `{}`", token.token)));
                 }
             }
             other => {
@@ -76,6 +79,26 @@ pub(crate) fn screen(backend: Flavor, tokens: &[TokenWithSpan]) -> Result<(), Re
         previous = Some(&token.token);
     }
     Ok(())
+}
+
+/// A number every server reads as one literal: digits, an optional
+/// fraction and exponent. sqlparser's PostgreSQL dialect also reads
+/// `1_000`, `0x1F` and `10L` as one number, which PostgreSQL 15 reads as
+/// `1 AS _000`, `0 AS x1F` and `10 AS L`.
+fn plain_number(number: &str) -> bool {
+    let (mantissa, exponent) = match number.find(['e', 'E']) {
+        Some(i) => (&number[..i], Some(&number[i + 1..])),
+        None => (number, None),
+    };
+    let mut parts = mantissa.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next().unwrap_or("");
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    !(whole.is_empty() && fraction.is_empty()) && digits(whole) && digits(fraction) && exponent_ok
 }
 
 fn glued_to_number(token: &Token) -> Refusal {
@@ -128,6 +151,11 @@ fn setting_independent(backend: Flavor, token: &Token, text: &str) -> Result<(),
         )
     };
     match (backend, token) {
+        // sqlparser reads `0x1F` and `X'1F'` as the same token and renders
+        // `X'1F'`: a blob on SQLite, where `0x1F` is the integer 31.
+        (_, Token::HexStringLiteral(_)) => Err(Refusal::Lexical(
+            "a hex literal (`0x..` and `X'..'` differ by server; bind the value)".into(),
+        )),
         (Flavor::MySql, Token::DoubleQuotedString(_)) => Err(Refusal::Lexical(
             "a \"...\" string (a name under ANSI_QUOTES)".into(),
         )),

@@ -423,6 +423,40 @@ fn globals_are_read_only_unless_writable() {
 }
 
 #[test]
+fn tokens_the_servers_lex_differently_are_refused() {
+    for backend in [DbBackend::Postgres, DbBackend::MySql, DbBackend::Sqlite] {
+        for sql in [
+            "SELECT name, 1.5FROM(leads)",
+            "SELECT name, .5FROM(leads)",
+            "SELECT name, 1.FROM(leads)",
+            "SELECT 1e5FROM(leads)",
+            "SELECT 1 FROM leads WHERE id = 1.5UNION SELECT 2",
+            "SELECT 1_000 FROM leads",
+            "SELECT 0x1F FROM leads",
+            "SELECT 10L FROM leads",
+            "SELECT 1abc FROM leads",
+            "SELECT _utf8mb4'x' FROM leads",
+        ] {
+            let refusal = refusal(backend, sql);
+            assert!(
+                matches!(
+                    refusal,
+                    Refusal::Lexical(_) | Refusal::Unparseable(_) | Refusal::Placeholder(_)
+                ),
+                "{backend:?}: {sql}: {refusal:?}"
+            );
+        }
+    }
+    // A session variable on MySQL (on PostgreSQL, `@` is absolute value).
+    assert!(matches!(
+        refusal(DbBackend::MySql, "SELECT @x FROM leads"),
+        Refusal::Lexical(_)
+    ));
+    // Plain numbers are fine.
+    assert!(pg("SELECT 1, 1.5, .5, 1., 1e5, 1.5E-3 FROM leads").is_ok());
+}
+
+#[test]
 fn literals_that_depend_on_server_settings_are_refused() {
     // `'a\'` ends at the second quote or the third, depending on
     // NO_BACKSLASH_ESCAPES (MySQL) or standard_conforming_strings (PostgreSQL).
