@@ -62,10 +62,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(feature = "axum")]
 #[macro_use]
 mod macros;
 
+#[cfg(feature = "axum")]
 pub mod extract;
 pub mod host;
 pub mod limit;
