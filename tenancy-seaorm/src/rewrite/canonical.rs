@@ -22,10 +22,9 @@ use sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart, TableFactor, Visit
 use super::Flavor;
 use crate::registry::unquoted_value;
 
-/// Quotes every identifier of `node` for `backend`.
+/// Quotes every identifier of `node` for `backend`, in one walk.
 pub(crate) fn quote_names<N: VisitMut + ?Sized>(backend: Flavor, node: &mut N) {
     let _ = node.visit(&mut Quote { backend });
-    let _ = node.visit(&mut UnquoteFunctions);
 }
 
 struct Quote {
@@ -40,6 +39,28 @@ impl VisitorMut for Quote {
             return ControlFlow::Continue(());
         }
         *ident = quoted(self.backend, ident);
+        ControlFlow::Continue(())
+    }
+
+    // After the children (the name's idents among them) were quoted,
+    // function names go back to the plain words the allowlist checked.
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::Function(f) = expr {
+            unquote(&mut f.name);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => unquote(name),
+            _ => {}
+        }
         ControlFlow::Continue(())
     }
 }
@@ -62,33 +83,6 @@ pub(crate) fn quoted(backend: Flavor, ident: &Ident) -> Ident {
         value,
         quote_style: Some(quote),
         span: ident.span,
-    }
-}
-
-/// Function names go back to the plain words the allowlist checked.
-struct UnquoteFunctions;
-
-impl VisitorMut for UnquoteFunctions {
-    type Break = ();
-
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if let Expr::Function(f) = expr {
-            unquote(&mut f.name);
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        match factor {
-            TableFactor::Table {
-                name,
-                args: Some(_),
-                ..
-            }
-            | TableFactor::Function { name, .. } => unquote(name),
-            _ => {}
-        }
-        ControlFlow::Continue(())
     }
 }
 
