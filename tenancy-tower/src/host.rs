@@ -3,7 +3,7 @@
 //!
 //! The host picks the tenant, so every way to spell one host must meet and
 //! every hostile spelling must be refused, never guessed at. The authority
-//! is split with `http`'s own [`Authority`](http::uri::Authority) parser,
+//! is split with `http`'s own [`Authority`] parser,
 //! names are normalised by [`Domain`] (UTS #46 through the `idna` crate),
 //! and IP literals by the standard library.
 //!

@@ -857,7 +857,7 @@ pub struct KeyInfo {
     /// The declared default (a fingerprint for a secret).
     pub default: AuditValue,
     /// The JSON Schema of its values, when declared with
-    /// [`ConfigRegistryBuilder::key_with_schema`] (feature `schemars`).
+    /// `ConfigRegistryBuilder::key_with_schema` (feature `schemars`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
 }
