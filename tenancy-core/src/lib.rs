@@ -42,6 +42,7 @@
 //! [`Error::NoTenant`].
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod config;

@@ -191,6 +191,7 @@
 //! carrying the tenant.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod audit;

@@ -60,6 +60,7 @@
 //! and finds none answers 500: a misordered stack fails closed.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 #[macro_use]
