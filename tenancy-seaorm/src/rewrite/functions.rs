@@ -127,6 +127,18 @@ const COMMON: &[&str] = &[
     "json_quote",
 ];
 
+/// Aggregates PostgreSQL and MySQL share and SQLite lacks.
+const SERVER_AGGREGATES: &[&str] = &[
+    "bit_and",
+    "bit_or",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+];
+
 const POSTGRES: &[&str] = &[
     "array_agg",
     "string_agg",
@@ -137,14 +149,6 @@ const POSTGRES: &[&str] = &[
     "bool_and",
     "bool_or",
     "every",
-    "bit_and",
-    "bit_or",
-    "stddev",
-    "stddev_pop",
-    "stddev_samp",
-    "variance",
-    "var_pop",
-    "var_samp",
     "percentile_cont",
     "percentile_disc",
     "mode",
@@ -232,16 +236,8 @@ const MYSQL: &[&str] = &[
     "group_concat",
     "json_arrayagg",
     "json_objectagg",
-    "bit_and",
-    "bit_or",
     "bit_xor",
     "std",
-    "stddev",
-    "stddev_pop",
-    "stddev_samp",
-    "variance",
-    "var_pop",
-    "var_samp",
     "if",
     "ifnull",
     "isnull",
@@ -380,12 +376,15 @@ const TABLE_FUNCTIONS_SQLITE: &[&str] = &["generate_series", "json_each", "json_
 /// `name` is the call's name as written, unquoted, one part.
 pub(crate) fn allowed(backend: Flavor, name: &str, extra: &[String]) -> bool {
     let name = name.to_ascii_lowercase();
-    let own = match backend {
-        Flavor::Postgres => POSTGRES,
-        Flavor::MySql => MYSQL,
-        Flavor::Sqlite => SQLITE,
+    let (own, shared): (&[&str], &[&str]) = match backend {
+        Flavor::Postgres => (POSTGRES, SERVER_AGGREGATES),
+        Flavor::MySql => (MYSQL, SERVER_AGGREGATES),
+        Flavor::Sqlite => (SQLITE, &[]),
     };
-    COMMON.contains(&name.as_str()) || own.contains(&name.as_str()) || extra.contains(&name)
+    [COMMON, own, shared]
+        .iter()
+        .any(|list| list.contains(&name.as_str()))
+        || extra.contains(&name)
 }
 
 /// Whether a table-valued function may appear in FROM on `backend`.
@@ -404,8 +403,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shared_aggregates_are_allowed_where_the_server_has_them() {
+        assert!(allowed(Flavor::Postgres, "STDDEV", &[]));
+        assert!(allowed(Flavor::MySql, "var_pop", &[]));
+        assert!(allowed(Flavor::MySql, "bit_and", &[]));
+        assert!(!allowed(Flavor::Sqlite, "stddev", &[]));
+    }
+
+    #[test]
     fn lists_hold_plain_lowercase_names_without_dangerous_ones() {
-        let all = [COMMON, POSTGRES, MYSQL, SQLITE, TABLE_FUNCTIONS_POSTGRES];
+        let all = [
+            COMMON,
+            SERVER_AGGREGATES,
+            POSTGRES,
+            MYSQL,
+            SQLITE,
+            TABLE_FUNCTIONS_POSTGRES,
+        ];
         for name in all.iter().flat_map(|l| l.iter()) {
             assert!(
                 name.chars()
