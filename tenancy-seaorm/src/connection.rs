@@ -93,12 +93,11 @@ struct Scope {
     rls: Option<RlsScope>,
 }
 
-/// RLS mode: the setting each transaction sets, and whether the rewrite is
-/// still on (always, except through the `testing-unscoped` switch).
+/// RLS mode: the setting each transaction sets. The rewrite stays on: RLS
+/// is a second wall, never a replacement.
 #[derive(Clone)]
 struct RlsScope {
     setting: Arc<str>,
-    rewrite: bool,
 }
 
 impl<C> fmt::Debug for TenantConnection<C> {
@@ -159,29 +158,6 @@ impl<C> TenantConnection<C> {
     pub fn is_rls(&self) -> bool {
         self.scope.rls.is_some()
     }
-
-    /// Turns the rewrite off, leaving PostgreSQL's row-level security as
-    /// the only wall. For the test that proves the policies hold on their
-    /// own; it exists only with the `testing-unscoped` feature, which no
-    /// application should enable.
-    ///
-    /// # Errors
-    ///
-    /// [`RlsError::NotRlsMode`] unless the connection is in RLS mode: the
-    /// rewrite never goes off without the second wall up.
-    #[cfg(feature = "testing-unscoped")]
-    #[doc(hidden)]
-    pub fn rewrite_off_for_testing(mut self) -> Result<Self, RlsError> {
-        let Some(rls) = self.scope.rls.as_mut() else {
-            return Err(RlsError::NotRlsMode);
-        };
-        tracing::warn!(
-            tenant = self.scope.tenant.get(),
-            "tenancy: the rewrite is off (testing-unscoped); only row-level security scopes this connection"
-        );
-        rls.rewrite = false;
-        Ok(self)
-    }
 }
 
 impl<C> TenantConnection<C>
@@ -209,10 +185,20 @@ where
     /// so a connection can't enter RLS mode on a database whose policies
     /// were never verified. On a backend other than PostgreSQL every
     /// statement fails with [`RlsError::NotPostgres`].
+    ///
+    /// The policies add to the rewrite; nothing turns the rewrite off, in
+    /// any build or feature set, so no crate in an application's graph can
+    /// either. (Tests that prove the policies hold on their own send
+    /// statements through `tenancy-testkit`'s `PoliciesOnly` instead.)
+    ///
+    /// ```compile_fail,E0599
+    /// # fn demo(scoped: tenancy_seaorm::TenantConnection) {
+    /// let unscoped = scoped.rewrite_off_for_testing(); // no such method
+    /// # }
+    /// ```
     pub fn with_rls(mut self, rls: &VerifiedRls) -> Self {
         self.scope.rls = Some(RlsScope {
             setting: Arc::clone(&rls.setting),
-            rewrite: true,
         });
         self.wrap = Some(Arc::new(InTransaction {
             conn: self.conn.clone(),
@@ -421,14 +407,6 @@ impl Scope {
     /// Rewrites `stmt`, or logs and returns the refusal. The span carries the
     /// tenant for whatever the driver logs while running the statement.
     fn prepare(&self, stmt: Statement) -> Result<(Statement, tracing::Span), DbErr> {
-        if self.rls.as_ref().is_some_and(|rls| !rls.rewrite) {
-            let span = tracing::debug_span!(
-                "tenancy.statement",
-                tenant = self.tenant.get(),
-                kind = "unscoped"
-            );
-            return Ok((stmt, span));
-        }
         match self.registry.scope_with_kind(stmt, self.tenant) {
             Ok((stmt, kind)) => {
                 let span =

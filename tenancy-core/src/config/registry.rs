@@ -1638,7 +1638,7 @@ mod tests {
 
     #[tokio::test]
     async fn secrets_never_show() {
-        // That logs never carry a secret is tested in `tests/tests/config_store.rs`,
+        // That logs never carry a secret is tested in `tests/tests/stores/config_store.rs`,
         // a binary of its own, where a global subscriber sees every event.
         let store = Arc::new(InMemoryConfigStore::new());
         let registry = registry_on(Arc::clone(&store)).await;

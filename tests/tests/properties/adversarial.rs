@@ -14,7 +14,7 @@ use proptest::prelude::*;
 
 use crate::model::Table;
 use crate::sql::Rendered;
-use crate::support::Backend;
+use tenancy_testkit::Backend;
 
 /// A scoped table as the attacker writes its name.
 #[derive(Debug, Clone, Copy)]

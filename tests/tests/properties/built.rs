@@ -23,7 +23,7 @@ use sea_orm::{
 
 use crate::model::TENANTS;
 use crate::sql::Rendered;
-use crate::support::Backend;
+use tenancy_testkit::Backend;
 
 // ---------------------------------------------------------------------------
 // Entities of the property schema (`model::schema`)

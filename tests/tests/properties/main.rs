@@ -15,8 +15,8 @@
 //!   exists in D|t) changes no row at all.
 //!
 //! `guarantee_holds_on_postgres_through_rls_alone` runs the same property
-//! with the rewrite switched off (the `testing-unscoped` switch), as a
-//! non-superuser role under the row-level-security policies: the second
+//! without the rewrite (statements go as written, through the testkit's
+//! `PoliciesOnly`), as a non-superuser role under the row-level-security policies: the second
 //! wall must keep every tenant apart on its own. There a statement the
 //! rewrite would refuse may run or fail; either way no other tenant's row
 //! may change.
@@ -24,9 +24,6 @@
 //! `TENANCY_PROPTEST_CASES` sets the number of cases per backend (default
 //! 48; a case runs up to 12 statements). A soak run raises it and prints
 //! the counts per construct, refusals included.
-
-#[path = "../support/mod.rs"]
-mod support;
 
 mod adversarial;
 mod built;
@@ -39,12 +36,59 @@ use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
-use support::{Backend, TestDb, exec, fresh_db, try_rows, try_rows_of};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+    TransactionTrait,
+};
 use tenancy_seaorm::{Refusal, RowLevelSecurity, TableRegistry, TenantConnection, VerifiedRls};
+use tenancy_testkit::{Backend, PoliciesOnly, TestDb, exec, fresh_db, try_rows, try_rows_of};
 
 use model::{Dataset, TENANTS, Table};
 use sql::Stmt;
+
+/// The connection under test: the library's, or the policies alone.
+enum Scoped {
+    Rewrite(TenantConnection),
+    PoliciesOnly(PoliciesOnly),
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Scoped {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Scoped::Rewrite(c) => c.get_database_backend(),
+            Scoped::PoliciesOnly(c) => c.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Scoped::Rewrite(c) => c.execute_raw(stmt).await,
+            Scoped::PoliciesOnly(c) => c.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Scoped::Rewrite(c) => c.execute_unprepared(sql).await,
+            Scoped::PoliciesOnly(c) => c.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Scoped::Rewrite(c) => c.query_one_raw(stmt).await,
+            Scoped::PoliciesOnly(c) => c.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Scoped::Rewrite(c) => c.query_all_raw(stmt).await,
+            Scoped::PoliciesOnly(c) => c.query_all_raw(stmt).await,
+        }
+    }
+}
 
 /// Outcomes per construct label.
 #[derive(Debug, Default, Clone)]
@@ -91,8 +135,8 @@ impl Env {
     /// Puts the policies on D and connects to it as a fresh non-superuser
     /// role that may read the global table and write the scoped ones.
     async fn rls_only(mut self) -> Self {
-        let admin_url =
-            std::env::var(support::POSTGRES_URL_VAR).expect("checked by support::backends()");
+        let admin_url = std::env::var(tenancy_testkit::POSTGRES_URL_VAR)
+            .expect("checked by tenancy_testkit::backends()");
         let (root, schema) = (&self.shared.conn, self.shared.name().to_owned());
         let role = format!("tenancy_prop_{schema}");
         exec(
@@ -137,13 +181,18 @@ impl Env {
     }
 
     /// The connection under test for `tenant`.
-    fn scoped(&self, tenant: i64) -> TenantConnection {
+    fn scoped(&self, tenant: i64) -> Scoped {
         match &self.rls {
-            None => TenantConnection::new(self.shared.conn.clone(), self.registry.clone(), tenant),
-            Some(rls) => TenantConnection::new(rls.app.clone(), self.registry.clone(), tenant)
-                .with_rls(&rls.verified)
-                .rewrite_off_for_testing()
-                .expect("in RLS mode"),
+            None => Scoped::Rewrite(TenantConnection::new(
+                self.shared.conn.clone(),
+                self.registry.clone(),
+                tenant,
+            )),
+            Some(rls) => Scoped::PoliciesOnly(PoliciesOnly::new(
+                rls.app.clone(),
+                rls.verified.setting(),
+                tenant,
+            )),
         }
     }
 
@@ -538,7 +587,7 @@ fn guarantee_on(backend: Backend) {
 /// Runs the property on `backend`; `rls_only`: with the rewrite off, under
 /// the row-level-security policies alone (PostgreSQL).
 fn guarantee_with(backend: Backend, rls_only: bool) {
-    if !support::backends().contains(&backend) {
+    if !tenancy_testkit::backends().contains(&backend) {
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

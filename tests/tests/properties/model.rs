@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 
-use crate::support::Backend;
+use tenancy_testkit::Backend;
 
 /// The tenants that own rows.
 pub const TENANTS: [i64; 3] = [1, 2, 3];

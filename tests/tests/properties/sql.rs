@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 
 use crate::model::{Kind, TENANTS, Table};
-use crate::support::Backend;
+use tenancy_testkit::Backend;
 
 /// A condition over the columns of one table reference.
 #[derive(Debug, Clone)]

@@ -6,17 +6,15 @@
 //! per-callsite interest, so tests that run beside it without a subscriber
 //! can hide its events.)
 
-mod support;
-
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode};
 use sea_orm::DatabaseConnection;
-use support::{exec, for_each_backend, rows};
 use tenancy_core::Domain;
 use tenancy_core::directory::{Tenant, TenantDirectory};
 use tenancy_seaorm::{SeaOrmDirectory, TableRegistry, TenantConnection};
+use tenancy_testkit::{exec, for_each_backend, rows};
 use tenancy_tower::extract::Tenant as TenantExtractor;
 use tenancy_tower::resolver::ExactHost;
 use tenancy_tower::{CurrentTenant, ResolveTenantLayer};

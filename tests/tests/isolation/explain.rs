@@ -7,11 +7,9 @@
 //! statement and of the same statement filtered by hand, and require the same
 //! plan, using the index that leads with the tenant column.
 
-mod support;
-
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
-use support::{Backend, exec, with_db};
 use tenancy_seaorm::TableRegistry;
+use tenancy_testkit::{Backend, exec, with_db};
 
 const TENANT: i64 = 7;
 
@@ -146,7 +144,7 @@ async fn plan(conn: &DatabaseConnection, stmt: Statement) -> Vec<String> {
 
 #[tokio::test]
 async fn scoped_queries_use_the_hand_written_plan() {
-    for backend in support::backends() {
+    for backend in tenancy_testkit::backends() {
         with_db(backend, |conn| async move {
             seed(&conn).await;
             let registry = TableRegistry::builder().scoped_table("leads").scoped_table("accounts").build().unwrap();

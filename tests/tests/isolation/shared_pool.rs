@@ -5,11 +5,9 @@
 //! or the second one to run fails ("bind message supplies 8 parameters, but
 //! prepared statement requires 9" on PostgreSQL).
 
-mod support;
-
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, Statement};
-use support::{exec, for_each_backend, rows};
 use tenancy_seaorm::{TableRegistry, TenantConnection};
+use tenancy_testkit::{exec, for_each_backend, rows};
 
 mod lead {
     use sea_orm::entity::prelude::*;

@@ -9,9 +9,7 @@
 //! superuser connection of the test helper, which sees every row.
 //!
 //! PostgreSQL only: the tests return at once when `TENANCY_POSTGRES_URL` is
-//! not set (and fail in CI, through `support::backends`).
-
-mod support;
+//! not set (and fail in CI, through `tenancy_testkit::backends`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,7 +23,9 @@ use tenancy_seaorm::{
     Refusal, RlsError, RowLevelSecurity, TableRegistry, TenantConnection, VerifiedRls,
 };
 
-use support::{Backend, TestDb, backends, exec, fresh_db, rows, rows_sorted, try_rows};
+use tenancy_testkit::{
+    Backend, PoliciesOnly, TestDb, backends, exec, fresh_db, rows, rows_sorted, try_rows,
+};
 
 /// What a test body gets.
 #[derive(Clone)]
@@ -70,7 +70,7 @@ fn as_user(url: &str, user: &str) -> String {
 fn postgres_url() -> Option<String> {
     backends()
         .contains(&Backend::Postgres)
-        .then(|| std::env::var(support::POSTGRES_URL_VAR).expect("checked by backends()"))
+        .then(|| std::env::var(tenancy_testkit::POSTGRES_URL_VAR).expect("checked by backends()"))
 }
 
 /// Makes the role, its tables (owned by it), the policies and the seed, runs
@@ -357,7 +357,7 @@ async fn a_transaction_sets_the_tenant_once_and_keeps_it() {
         // The closure form too.
         let counted = one
             .transaction::<_, Vec<Vec<String>>, sea_orm::DbErr>(|txn| {
-                Box::pin(async move { support::try_rows(txn, "SELECT lead_count()").await })
+                Box::pin(async move { tenancy_testkit::try_rows(txn, "SELECT lead_count()").await })
             })
             .await
             .unwrap();
@@ -426,7 +426,7 @@ async fn with_the_rewrite_off_the_policies_still_scope() {
         RowLevelSecurity::new().stamp_default(true),
         |ctx| async move {
             let rls = verified(&ctx).await;
-            let two = scoped(&ctx, &rls, 2).rewrite_off_for_testing().unwrap();
+            let two = PoliciesOnly::new(ctx.app.clone(), rls.setting(), 2);
             // Sent as written (no rewrite): the tenant filter is the policy's.
             assert_eq!(
                 rows(&two, "SELECT entity_id, id FROM leads ORDER BY id").await,
@@ -457,13 +457,6 @@ async fn with_the_rewrite_off_the_policies_still_scope() {
                 rows_sorted(&ctx.root, "SELECT company_id, id FROM calls").await,
                 [["1", "100"]]
             );
-
-            // Only in RLS mode.
-            let plain = TenantConnection::new(ctx.app.clone(), ctx.registry.clone(), 2);
-            assert!(matches!(
-                plain.rewrite_off_for_testing(),
-                Err(RlsError::NotRlsMode)
-            ));
         },
     )
     .await;

@@ -40,14 +40,14 @@
 //!
 //! # Backends and pools
 //!
-//! - SQLite, on the support pool (one connection), and on a second pool of
+//! - SQLite, on the testkit's pool (one connection), and on a second pool of
 //!   four connections to the same file in WAL mode. There, a deferred
 //!   transaction that reads and then writes gets `SQLITE_BUSY` at once, busy
 //!   timeout or not, when another connection has committed since its read;
 //!   on that pool only, an operation failing with an `SQLITE_BUSY` code is
 //!   retried as a whole (its transaction was rolled back), and the retries
 //!   are counted in the report. Any other error, on any pool, fails.
-//! - PostgreSQL and MariaDB, on the support pool (up to five connections).
+//! - PostgreSQL and MariaDB, on the testkit's pool (up to five connections).
 //!   No two transactions ever want the same row (tasks of one tenant take
 //!   turns), and the primary key leads with the tenant column, so InnoDB's
 //!   locks for a tenant's UPDATE and DELETE stay in its own key range and
@@ -57,8 +57,6 @@
 //! `TENANCY_PROPTEST_CASES` sets the number of cases per pool (default 3).
 //! A failing scenario is saved in `proptest-regressions/concurrency.txt`;
 //! replaying it replays the plan, not the timing.
-
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -76,9 +74,9 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult,
     RuntimeErr, Statement, StreamTrait, TransactionError, TransactionTrait,
 };
-use support::{Backend, exec, fresh_db, rows_sorted, try_rows_of};
 use tenancy_core::TenantContext;
 use tenancy_seaorm::{TableRegistry, TenantConnection};
+use tenancy_testkit::{Backend, exec, fresh_db, rows_sorted, try_rows_of};
 use tokio::sync::Mutex;
 use tokio::task::{JoinSet, yield_now};
 
@@ -490,7 +488,7 @@ fn check_affected(what: &str, tenant: i64, got: u64, expected: u64) -> Result<()
     }
 }
 
-/// Renders a streamed row as [`support::rows`] renders a [`READ`] row.
+/// Renders a streamed row as [`tenancy_testkit::rows`] renders a [`READ`] row.
 fn render_note(row: &QueryResult) -> Result<Vec<String>, DbErr> {
     Ok(vec![
         row.try_get_by_index::<i64>(0)?.to_string(),
@@ -707,7 +705,7 @@ struct Env {
     backend: Backend,
     /// The one pool every task uses.
     pool: DatabaseConnection,
-    /// The support helper's pool, for seeding and the final raw check.
+    /// The testkit's pool, for seeding and the final raw check.
     raw: DatabaseConnection,
     registry: TableRegistry,
     /// Expected rows per active tenant, in [`ACTIVE`] order; a task holds a
@@ -1022,9 +1020,9 @@ fn cases() -> u32 {
 /// Which pool the tasks share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pool {
-    /// The support helper's pool.
+    /// The testkit's pool.
     Support,
-    /// A second pool of four connections to the support helper's SQLite
+    /// A second pool of four connections to the testkit's SQLite
     /// file, in WAL mode.
     SqliteWide,
 }
@@ -1051,7 +1049,7 @@ async fn sqlite_wide_pool(path: &str) -> DatabaseConnection {
 
 /// Runs the property on `backend` with `pool`, if this run has the backend.
 fn no_bleed_on(backend: Backend, pool: Pool) {
-    if !support::backends().contains(&backend) {
+    if !tenancy_testkit::backends().contains(&backend) {
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -2,13 +2,11 @@
 //! slug and id; all-or-nothing writes; and an outage that is reported as an
 //! outage, never as "no such tenant".
 
-mod support;
-
 use sea_orm::DatabaseConnection;
-use support::{exec, for_each_backend, rows};
 use tenancy_core::directory::{DirectoryStore, Tenant, TenantDirectory, TenantStatus};
 use tenancy_core::{Domain, TenantId};
 use tenancy_seaorm::{DirectoryWriteError, SeaOrmDirectory};
+use tenancy_testkit::{exec, for_each_backend, rows};
 
 fn d(s: &str) -> Domain {
     Domain::parse(s).unwrap()

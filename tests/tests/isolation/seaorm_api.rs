@@ -17,8 +17,6 @@
 //! filters match other tenants' rows, the ids belong to other tenants, the
 //! foreign keys cross tenants.
 
-mod support;
-
 use futures_util::TryStreamExt as _;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -30,7 +28,7 @@ use sea_orm::{
 use tenancy_core::TenantContext;
 use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
 
-use support::{Backend, exec, for_each_backend, rows};
+use tenancy_testkit::{Backend, exec, for_each_backend, rows};
 
 // ---------------------------------------------------------------------------
 // Entities

@@ -3,15 +3,13 @@
 //! database sees it, audits each read first, and (PostgreSQL, MySQL) runs
 //! inside a READ ONLY transaction as a second wall.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Statement};
-use support::{Backend, exec, for_each_backend, rows};
 use tenancy_seaorm::cross_tenant::MemoryAudit;
 use tenancy_seaorm::{AuditSink, CrossTenantRead, CrossTenantReader, Refusal, TableRegistry};
+use tenancy_testkit::{Backend, exec, for_each_backend, rows};
 
 mod call {
     use sea_orm::entity::prelude::*;

@@ -1,11 +1,9 @@
-//! Proves the shared `support` module works on every backend this run has:
-//! a fresh database per test, statements, rendered result sets, cleanup.
-
-mod support;
+//! Proves the kit works on every backend this run has: a fresh database per
+//! test, statements, rendered result sets, cleanup.
 
 use std::sync::{Arc, Mutex};
 
-use support::{
+use crate::{
     Backend, backends, exec, for_each_backend, fresh_db, rows, rows_sorted, try_rows, with_db,
 };
 
@@ -167,7 +165,7 @@ async fn rows_renders_common_types() {
 /// The URL rewriting the MySQL branch relies on.
 #[test]
 fn replace_database_keeps_everything_but_the_path() {
-    use support::replace_database;
+    use crate::replace_database;
     assert_eq!(
         replace_database("mysql://root@127.0.0.1:3306/test", "t_1"),
         "mysql://root@127.0.0.1:3306/t_1"

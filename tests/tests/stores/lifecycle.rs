@@ -2,14 +2,12 @@
 //! exporting and purging one tenant leave every other tenant's rows
 //! byte-identical; the purge deletes children before parents.
 
-mod support;
-
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, JsonValue};
 use tenancy_core::{Domain, directory::Tenant};
 use tenancy_seaorm::lifecycle::{export_tenant, onboard, purge_tenant};
 use tenancy_seaorm::{DirectoryWriteError, LifecycleError, TableRegistry, directory_store};
 
-use support::{Backend, exec, for_each_backend, rows};
+use tenancy_testkit::{Backend, exec, for_each_backend, rows};
 
 /// Three scoped tables chained by foreign keys that carry the tenant, and a
 /// global one.
@@ -306,7 +304,7 @@ async fn onboarding_is_one_transaction() {
 
 #[tokio::test]
 async fn a_foreign_key_cycle_is_refused_before_anything_is_deleted() {
-    support::with_db(Backend::Sqlite, |conn| async move {
+    tenancy_testkit::with_db(Backend::Sqlite, |conn| async move {
         // SQLite accepts references to tables created later.
         for sql in [
             "CREATE TABLE a (entity_id BIGINT NOT NULL, id BIGINT NOT NULL, b_id BIGINT, \
@@ -340,7 +338,7 @@ async fn a_foreign_key_cycle_is_refused_before_anything_is_deleted() {
 #[tokio::test]
 async fn export_rows_are_json() {
     // The lines parse back to objects with the row's columns.
-    support::with_db(Backend::Sqlite, |conn| async move {
+    tenancy_testkit::with_db(Backend::Sqlite, |conn| async move {
         setup(&conn).await;
         let mut out = Vec::new();
         export_tenant(&conn, &registry(), 3.into(), &mut out)

@@ -12,11 +12,9 @@
 //! Before the fix, each statement here read or changed another tenant's
 //! rows or an unregistered table, so each check here would have failed.
 
-mod support;
-
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
-use support::{Backend, exec, fresh_db, rows_sorted, try_rows};
 use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
+use tenancy_testkit::{Backend, exec, fresh_db, rows_sorted, try_rows};
 
 /// The tenant under test; tenants 1 and 3 are its neighbours.
 const T: i64 = 2;
@@ -250,7 +248,7 @@ fn expand(sql: &str) -> String {
 
 #[tokio::test]
 async fn attacks_are_refused_or_scoped() {
-    for backend in support::backends() {
+    for backend in tenancy_testkit::backends() {
         let shared = fresh_db(backend).await;
         let only = fresh_db(backend).await;
         for sql in schema(None).into_iter().chain(data(None)) {
@@ -326,7 +324,7 @@ async fn attacks_are_refused_or_scoped() {
 /// directly, and the scoped connection refuses it.
 #[tokio::test]
 async fn literals_mean_the_same_under_every_setting() {
-    for backend in support::backends() {
+    for backend in tenancy_testkit::backends() {
         let (setting, sql) = match backend {
             Backend::MySql => (
                 "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')",
@@ -377,7 +375,7 @@ async fn literals_mean_the_same_under_every_setting() {
 /// tenant's rows only.
 #[tokio::test]
 async fn keyword_names_are_rendered_quoted() {
-    for backend in support::backends() {
+    for backend in tenancy_testkit::backends() {
         let db = fresh_db(backend).await;
         exec(&db.conn, "CREATE TABLE status (id INTEGER PRIMARY KEY, entity_id BIGINT NOT NULL, name VARCHAR(10) NOT NULL)").await;
         exec(

@@ -3,9 +3,6 @@
 //! route matrix, per-company behaviour, the job, the platform view, and
 //! concurrent load with no bleed.
 
-#[path = "../../../tests/tests/support/mod.rs"]
-mod support;
-
 use axum::Router;
 use axum::body::Body;
 use crm::seed::{GOLDEN_KEY, STONE};
@@ -13,9 +10,9 @@ use crm::{AppState, app, jobs, seed};
 use http::{Request, StatusCode};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
-use support::{for_each_backend, rows};
 use tenancy_core::Domain;
 use tenancy_core::directory::TenantStatus;
+use tenancy_testkit::{for_each_backend, rows};
 use tower::ServiceExt;
 
 const GK: &str = "goldenkey.localhost";

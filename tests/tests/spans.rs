@@ -1,6 +1,10 @@
 //! What the scoped connection tells `tracing`: a span per statement carrying
 //! the tenant, and refusals at WARN with their reason but never the values
 //! bound to the statement.
+//!
+//! Alone in its test binary: tracing caches each callsite's interest, and a
+//! test running beside it without a subscriber could make its events
+//! invisible.
 
 use std::sync::{Arc, Mutex};
 

@@ -2,13 +2,11 @@
 //! passes clean, and each way a schema can let tenants reach each other is
 //! reported as its own finding, read from the backend's own catalogs.
 
-mod support;
-
 use sea_orm::DatabaseConnection;
 use tenancy_seaorm::TableRegistry;
 use tenancy_seaorm::audit::{AuditError, Finding, audit_schema, ensure_schema};
 
-use support::{Backend, exec, for_each_backend};
+use tenancy_testkit::{Backend, exec, for_each_backend};
 
 /// The registry both schemas are audited against.
 fn registry() -> TableRegistry {
@@ -248,7 +246,7 @@ async fn an_expression_key_without_the_tenant_is_a_finding() {
 
 #[tokio::test]
 async fn sqlite_rowid_primary_key_counts_as_a_unique_key() {
-    support::with_db(Backend::Sqlite, |conn| async move {
+    tenancy_testkit::with_db(Backend::Sqlite, |conn| async move {
         create(
             &conn,
             &[

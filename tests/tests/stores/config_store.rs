@@ -4,14 +4,11 @@
 //! (polling everywhere, LISTEN/NOTIFY on PostgreSQL, with the time it takes
 //! printed, never asserted).
 
-mod support;
-
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use serde_json::json;
-use support::{Backend, exec, for_each_backend, rows, with_db};
 use tenancy_core::TenantId;
 use tenancy_core::config::{
     AuditFilter, AuditValue, ConfigError, ConfigRegistry, Key, Scope, Secret, Source, fingerprint,
@@ -19,6 +16,7 @@ use tenancy_core::config::{
 use tenancy_seaorm::config_store::{
     AUDIT_TABLE, ChangeNotice, OVERRIDES_TABLE, REVISION_TABLE, SeaOrmConfigStore, WatchOptions,
 };
+use tenancy_testkit::{Backend, exec, for_each_backend, rows, with_db};
 
 static DIALER: Key<bool> = Key::new("dialer.enabled", "Offer the predictive dialer", || false);
 static WRAP_UP: Key<u32> = Key::new("dialer.wrap_up_secs", "Seconds between calls", || 30)
@@ -75,15 +73,16 @@ async fn second_pool(conn: &DatabaseConnection) -> DatabaseConnection {
         }
         Backend::Postgres => {
             let schema = rows(conn, "SELECT current_schema()").await[0][0].clone();
-            let url = std::env::var(support::POSTGRES_URL_VAR).expect("set for this backend");
+            let url =
+                std::env::var(tenancy_testkit::POSTGRES_URL_VAR).expect("set for this backend");
             let mut options = ConnectOptions::new(url);
             options.set_schema_search_path(schema);
             options
         }
         Backend::MySql => {
             let database = rows(conn, "SELECT DATABASE()").await[0][0].clone();
-            let url = std::env::var(support::MYSQL_URL_VAR).expect("set for this backend");
-            ConnectOptions::new(support::replace_database(&url, &database))
+            let url = std::env::var(tenancy_testkit::MYSQL_URL_VAR).expect("set for this backend");
+            ConnectOptions::new(tenancy_testkit::replace_database(&url, &database))
         }
     };
     let mut options = options;
@@ -592,7 +591,7 @@ async fn polling_brings_changes_to_a_second_instance() {
 #[tokio::test]
 async fn postgres_notifies_each_change_on_commit() {
     logs();
-    if !support::backends().contains(&Backend::Postgres) {
+    if !tenancy_testkit::backends().contains(&Backend::Postgres) {
         return;
     }
     with_db(Backend::Postgres, |conn| async move {
@@ -634,7 +633,7 @@ async fn postgres_notifies_each_change_on_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_listen_notify_reaches_a_second_instance() {
     logs();
-    if !support::backends().contains(&Backend::Postgres) {
+    if !tenancy_testkit::backends().contains(&Backend::Postgres) {
         return;
     }
     with_db(Backend::Postgres, |conn| async move {
@@ -702,7 +701,7 @@ async fn postgres_listen_notify_reaches_a_second_instance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_watcher_survives_a_killed_listener_connection() {
     logs();
-    if !support::backends().contains(&Backend::Postgres) {
+    if !tenancy_testkit::backends().contains(&Backend::Postgres) {
         return;
     }
     with_db(Backend::Postgres, |conn| async move {
@@ -755,7 +754,7 @@ async fn postgres_watcher_survives_a_killed_listener_connection() {
 #[tokio::test]
 async fn postgres_reconciliation_catches_a_lost_notification() {
     logs();
-    if !support::backends().contains(&Backend::Postgres) {
+    if !tenancy_testkit::backends().contains(&Backend::Postgres) {
         return;
     }
     with_db(Backend::Postgres, |conn| async move {

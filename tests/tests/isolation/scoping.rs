@@ -11,11 +11,9 @@
 //! If the rewrite did nothing, the reads would see tenants 1 and 3 too and
 //! the writes would change their rows, so every check here would fail.
 
-mod support;
-
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
-use support::{Backend, exec, fresh_db, rows_sorted, try_rows};
 use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
+use tenancy_testkit::{Backend, exec, fresh_db, rows_sorted, try_rows};
 
 /// The tenant under test; tenants 1 and 3 are its neighbours.
 const T: i64 = 2;
@@ -206,7 +204,7 @@ where
     F: Fn(Pair) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    for backend in support::backends() {
+    for backend in tenancy_testkit::backends() {
         let shared = fresh_db(backend).await;
         let only = fresh_db(backend).await;
         for sql in schema(backend, None) {
@@ -215,7 +213,7 @@ where
         for sql in schema(backend, Some(T)) {
             exec(&only.conn, &sql).await;
         }
-        let schema_of = |db: &support::TestDb| match backend {
+        let schema_of = |db: &tenancy_testkit::TestDb| match backend {
             Backend::Sqlite => "main".to_owned(),
             Backend::Postgres | Backend::MySql => db.name().to_owned(),
         };

@@ -9,9 +9,6 @@
 //! It runs on every backend the run has, like the HTTP tests. Without
 //! Chromium the test says SKIPPED; under `CI=true` it fails.
 
-#[path = "../../../tests/tests/support/mod.rs"]
-mod support;
-
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,8 +18,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
-use support::for_each_backend;
 use tenancy_core::Domain;
+use tenancy_testkit::for_each_backend;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
