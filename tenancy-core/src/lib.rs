@@ -56,3 +56,8 @@ pub use context::{TenantContext, current, try_current};
 pub use domain::{Domain, DomainError};
 pub use error::{Error, Result};
 pub use id::TenantId;
+
+// The README's example runs as a doc test, so it can't drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -217,3 +217,8 @@ pub use registry::{
     DEFAULT_TENANT_COLUMN, RegistryError, TableRegistry, TableRegistryBuilder, TableRule,
 };
 pub use rls::{RlsError, RowLevelSecurity, VerifiedRls};
+
+// The README's example runs as a doc test, so it can't drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

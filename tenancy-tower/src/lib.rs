@@ -78,3 +78,8 @@ pub mod session;
 pub use rejection::{Rejections, TenantRejection};
 pub use resolve::{CurrentTenant, ResolveTenant, ResolveTenantLayer};
 pub use tenancy_core::{TenantContext, TenantId};
+
+// The README's example runs as a doc test, so it can't drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
