@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         if let Host::Domain(domain) = &host {
             assert!(domain.as_str().is_ascii());
             assert!(domain.as_str().len() <= tenancy_core::domain::MAX_NAME_LEN);
-            assert_eq!(parse_host(domain.to_unicode().as_bytes()).as_ref(), Ok(&host));
+            assert_eq!(
+                parse_host(domain.to_unicode().as_bytes()).as_ref(),
+                Ok(&host)
+            );
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {
@@ -28,7 +31,12 @@ fuzz_target!(|data: &[u8]| {
         headers.insert(http::header::FORWARDED, value);
         let uri = http::Uri::from_static("/");
         let proxies = TrustedProxies::new().with("10.0.0.0/8".parse().unwrap());
-        let _ = request_host(&uri, &headers, Some("10.0.0.1:1".parse().unwrap()), &proxies);
+        let _ = request_host(
+            &uri,
+            &headers,
+            Some("10.0.0.1:1".parse().unwrap()),
+            &proxies,
+        );
         let _ = request_host(&uri, &headers, None, &proxies);
     }
 });

@@ -129,6 +129,25 @@ impl Domain {
         if ascii.len() > MAX_NAME_LEN {
             return Err(DomainError::NameTooLong);
         }
+        // A punycode label can decode to a label that itself starts with
+        // `xn--` (`xn--xn--n-lyyyyll` decodes to `xn--n` and three Canadian
+        // syllabics), which UTS #46 without CheckHyphens lets through. Its
+        // Unicode form would not parse back to it: one domain, two
+        // spellings that disagree. Only names that round-trip are domains.
+        let unicode = idna::domain_to_unicode(&ascii).0;
+        let again = Uts46::new().to_ascii(
+            unicode.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::CheckFirstLast,
+            DnsLength::Ignore,
+        );
+        if !again.is_ok_and(|again| again == ascii)
+            || unicode
+                .split('.')
+                .any(|label| label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--"))
+        {
+            return Err(DomainError::InvalidLabel);
+        }
         Ok(Self(ascii.into_owned()))
     }
 
@@ -238,6 +257,11 @@ mod tests {
             ("-a.example", DomainError::InvalidLabel),
             ("a-.example", DomainError::InvalidLabel),
             ("xn--zz.example", DomainError::InvalidLabel),
+            // Found by the host fuzz target: decodes to a label that
+            // itself starts with `xn--`.
+            ("XN--XN--N-LYYYYLL", DomainError::InvalidLabel),
+            ("xn--xn--n-lyyyyll.example", DomainError::InvalidLabel),
+            ("XN--XN--XXXN-N--LLL", DomainError::InvalidLabel),
         ];
         for (input, want) in cases {
             assert_eq!(Domain::parse(input).as_ref(), Err(want), "{input:?}");
