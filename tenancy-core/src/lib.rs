@@ -9,7 +9,6 @@
 //!   domains and slugs to tenants, with a cache;
 //! - a tokio task-local, so code with no request at hand can ask
 //!   [`current`] which tenant it runs for ([`TenantContext::scope`] sets it);
-//! - the [`config`] registry: typed per-tenant feature flags and settings;
 //! - [`Error`], the shared error type.
 //!
 //! # Example
@@ -32,8 +31,11 @@
 //!
 //! # Feature flags
 //!
-//! - `sea-query` (default): `From<TenantId> for sea_query::Value`.
-//! - `schemars`: JSON Schemas of config value types in the admin listing.
+//! - `sea-query`: `From<TenantId> for sea_query::Value` (`tenancy-seaorm`
+//!   turns it on).
+//!
+//! The typed per-tenant feature-flag and configuration registry is its own
+//! crate, `tenancy-config`.
 //!
 //! # How it fails
 //!
@@ -45,7 +47,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-pub mod config;
 mod context;
 pub mod directory;
 pub mod domain;

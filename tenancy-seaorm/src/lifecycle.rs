@@ -90,7 +90,7 @@ pub enum LifecycleError {
         tenant: TenantId,
         /// Why.
         #[source]
-        source: tenancy_core::config::StoreError,
+        source: tenancy_config::StoreError,
     },
     /// The database failed.
     #[error("database error during a tenant lifecycle operation")]
@@ -102,12 +102,12 @@ pub enum LifecycleError {
 #[derive(Debug)]
 pub struct InitialConfig<'a> {
     /// The registry that checked the changes; refreshed after the commit.
-    pub registry: &'a tenancy_core::config::ConfigRegistry,
+    pub registry: &'a tenancy_config::ConfigRegistry,
     /// The store the registry loads from.
     pub store: &'a crate::config_store::SeaOrmConfigStore,
-    /// Changes from [`ConfigRegistry::prepare`](tenancy_core::config::ConfigRegistry::prepare),
+    /// Changes from [`ConfigRegistry::prepare`](tenancy_config::ConfigRegistry::prepare),
     /// each for `Scope::Tenant` of the new tenant.
-    pub changes: Vec<tenancy_core::config::Change>,
+    pub changes: Vec<tenancy_config::Change>,
 }
 
 impl From<DbErr> for LifecycleError {
@@ -164,7 +164,7 @@ where
 ///
 /// ```
 /// use sea_orm::Database;
-/// use tenancy_core::config::{ConfigRegistry, Key, Scope};
+/// use tenancy_config::{ConfigRegistry, Key, Scope};
 /// use tenancy_core::{Domain, TenantId, directory::Tenant};
 /// use tenancy_seaorm::config_store::SeaOrmConfigStore;
 /// use tenancy_seaorm::lifecycle::{InitialConfig, onboard_with_config};
@@ -219,7 +219,7 @@ async fn onboard_inner<F>(
 where
     F: for<'c> FnOnce(&'c TenantTransaction) -> Setup<'c> + Send,
 {
-    use tenancy_core::config::Scope;
+    use tenancy_config::Scope;
 
     let span = tracing::info_span!("tenancy.onboard", tenant = tenant.id.get());
     async {
@@ -230,13 +230,13 @@ where
         }
         for change in config.iter().flat_map(|c| &c.changes) {
             let stored = if change.scope != Scope::Tenant(tenant.id) {
-                Err(tenancy_core::config::StoreError::new(format!(
+                Err(tenancy_config::StoreError::new(format!(
                     "a change for {} in the onboarding of tenant {}",
                     change.scope, tenant.id
                 )))
             } else {
                 let store = config.as_ref().map(|c| c.store).ok_or_else(|| {
-                    tenancy_core::config::StoreError::new("no config store".to_owned())
+                    tenancy_config::StoreError::new("no config store".to_owned())
                 });
                 match store {
                     Ok(store) => crate::config_store::write_change_in(&txn, store, change).await,

@@ -2,7 +2,7 @@
 //! company in the registry (seeded in `seed.rs`, editable by each company's
 //! admins through `PUT /api/config/{key}`).
 
-use tenancy_core::config::{Key, Secret};
+use tenancy_config::{Key, Secret};
 
 /// The dispositions an agent may log a call with.
 pub static DISPOSITIONS: Key<Vec<String>> = Key::new(
@@ -87,8 +87,8 @@ pub static SYNC_TOKEN: Key<Secret<String>> = Key::new(
 );
 
 /// Every key the CRM declares.
-pub fn builder() -> tenancy_core::config::ConfigRegistryBuilder {
-    tenancy_core::config::ConfigRegistry::builder()
+pub fn builder() -> tenancy_config::ConfigRegistryBuilder {
+    tenancy_config::ConfigRegistry::builder()
         .key(&DISPOSITIONS)
         .key(&CALLBACK_DISPOSITION)
         .key(&CALLBACK_DELAY_HOURS)

@@ -89,9 +89,9 @@ impl From<sea_orm::DbErr> for AppError {
     }
 }
 
-impl From<tenancy_core::config::ConfigError> for AppError {
-    fn from(e: tenancy_core::config::ConfigError) -> Self {
-        use tenancy_core::config::ConfigError as E;
+impl From<tenancy_config::ConfigError> for AppError {
+    fn from(e: tenancy_config::ConfigError) -> Self {
+        use tenancy_config::ConfigError as E;
         match e {
             E::UndeclaredKey { .. } => Self::NotFound,
             E::InvalidValue { .. } | E::Rejected { .. } => Self::Unprocessable(e.to_string()),

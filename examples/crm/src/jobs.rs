@@ -34,7 +34,7 @@ pub enum JobError {
     Directory(#[from] tenancy_core::directory::StoreError),
     /// The configuration could not be read.
     #[error("configuration: {0}")]
-    Config(#[from] tenancy_core::config::ConfigError),
+    Config(#[from] tenancy_config::ConfigError),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),

@@ -3,7 +3,7 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
-use tenancy_core::config::{Change, ConfigError, Scope, Secret};
+use tenancy_config::{Change, ConfigError, Scope, Secret};
 use tenancy_core::directory::{DirectoryStore, Tenant};
 use tenancy_core::{Domain, TenantId};
 use tenancy_seaorm::TenantTransaction;

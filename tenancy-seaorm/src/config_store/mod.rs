@@ -1,7 +1,7 @@
 //! The config registry's store in the application's own database.
 //!
 //! Three platform tables hold what a
-//! [`ConfigRegistry`](tenancy_core::config::ConfigRegistry) loads:
+//! [`ConfigRegistry`](tenancy_config::ConfigRegistry) loads:
 //!
 //! | table | holds |
 //! | --- | --- |
@@ -26,7 +26,7 @@
 //! ```
 //! use sea_orm::Database;
 //! use tenancy_core::TenantId;
-//! use tenancy_core::config::{AuditFilter, ConfigRegistry, Key, Scope};
+//! use tenancy_config::{AuditFilter, ConfigRegistry, Key, Scope};
 //! use tenancy_seaorm::config_store::SeaOrmConfigStore;
 //!
 //! static DIALER: Key<bool> = Key::new("dialer.enabled", "Offer the predictive dialer", || false);
@@ -57,7 +57,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
-use tenancy_core::config::{
+use tenancy_config::{
     AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope, StoreError,
 };
 
@@ -86,7 +86,7 @@ pub struct ChangeNotice {
 
 mod scope_text {
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
-    use tenancy_core::config::Scope;
+    use tenancy_config::Scope;
 
     pub(super) fn serialize<S: Serializer>(scope: &Scope, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(scope)
@@ -289,7 +289,7 @@ fn override_from(row: &QueryResult) -> Result<Override, StoreError> {
 }
 
 /// Stores a change prepared with
-/// [`ConfigRegistry::prepare`](tenancy_core::config::ConfigRegistry::prepare)
+/// [`ConfigRegistry::prepare`](tenancy_config::ConfigRegistry::prepare)
 /// on `conn`, which should be the caller's transaction: the override, its
 /// audit row and the revision commit (or roll back) with the caller's other
 /// writes, and on PostgreSQL the change notice goes out on commit. Returns

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tenancy_core::config::ConfigRegistry;
+use tenancy_config::ConfigRegistry;
 
 use super::SeaOrmConfigStore;
 
@@ -74,7 +74,7 @@ impl SeaOrmConfigStore {
     ///
     /// ```no_run
     /// # async fn run(store: tenancy_seaorm::config_store::SeaOrmConfigStore,
-    /// #              registry: tenancy_core::config::ConfigRegistry) {
+    /// #              registry: tenancy_config::ConfigRegistry) {
     /// use tenancy_seaorm::config_store::WatchOptions;
     ///
     /// let watcher = tokio::spawn(async move {
@@ -98,7 +98,7 @@ impl SeaOrmConfigStore {
 mod listen {
     use sea_orm::sqlx::PgPool;
     use sea_orm::sqlx::postgres::PgListener;
-    use tenancy_core::config::ConfigRegistry;
+    use tenancy_config::ConfigRegistry;
     use tokio::sync::{mpsc, oneshot};
     use tokio::task::JoinHandle;
 

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use serde_json::json;
-use tenancy_core::TenantId;
-use tenancy_core::config::{
+use tenancy_config::{
     AuditFilter, AuditValue, ConfigError, ConfigRegistry, Key, Scope, Secret, Source, fingerprint,
 };
+use tenancy_core::TenantId;
 use tenancy_seaorm::config_store::{
     AUDIT_TABLE, ChangeNotice, OVERRIDES_TABLE, REVISION_TABLE, SeaOrmConfigStore, WatchOptions,
 };

@@ -360,8 +360,8 @@ async fn export_rows_are_json() {
 }
 
 mod with_config {
+    use tenancy_config::{ConfigRegistry, Key, Scope};
     use tenancy_core::TenantId;
-    use tenancy_core::config::{ConfigRegistry, Key, Scope};
     use tenancy_seaorm::config_store::SeaOrmConfigStore;
     use tenancy_seaorm::lifecycle::{InitialConfig, onboard_with_config};
 

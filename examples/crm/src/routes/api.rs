@@ -8,7 +8,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tenancy_core::config::Scope;
+use tenancy_config::Scope;
 use tenancy_tower::extract::Tenant;
 
 use crate::auth::{self, Principal, Role};

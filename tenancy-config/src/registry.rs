@@ -17,7 +17,7 @@ use super::store::{
     AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope,
 };
 use super::{ConfigError, Result, StoreError};
-use crate::TenantId;
+use tenancy_core::TenantId;
 
 /// Where an effective value came from, highest layer first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -74,7 +74,7 @@ impl ConfigRegistryBuilder {
     /// type's, marked `writeOnly`.
     ///
     /// ```
-    /// use tenancy_core::config::{ConfigRegistry, Key, testing::TestConfig};
+    /// use tenancy_config::{ConfigRegistry, Key, testing::TestConfig};
     ///
     /// static WRAP_UP: Key<u32> = Key::new("dialer.wrap_up_secs", "Seconds between calls", || 30);
     ///
@@ -241,7 +241,7 @@ struct HealthState {
 /// ```
 /// use std::sync::Arc;
 /// use tenancy_core::TenantId;
-/// use tenancy_core::config::{ConfigError, ConfigRegistry, InMemoryConfigStore, Key, Scope, Source};
+/// use tenancy_config::{ConfigError, ConfigRegistry, InMemoryConfigStore, Key, Scope, Source};
 ///
 /// static DIALER: Key<bool> = Key::new("dialer.enabled", "Offer the predictive dialer", || false);
 /// static WRAP_UP: Key<u32> = Key::new("dialer.wrap_up_secs", "Seconds between calls", || 30)
@@ -1183,8 +1183,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::testing::TestConfig;
-    use crate::config::{InMemoryConfigStore, Secret};
+    use crate::testing::TestConfig;
+    use crate::{InMemoryConfigStore, Secret};
 
     static FLAG: Key<bool> = Key::new("flag", "a flag", || false);
     static LIMIT: Key<u32> = Key::new("limit", "a limit", || 10).with_validator(|n| {
@@ -1590,7 +1590,7 @@ mod tests {
                 ("names", "alloc::vec::Vec<alloc::string::String>", false),
                 (
                     "token",
-                    "tenancy_core::config::key::Secret<alloc::string::String>",
+                    "tenancy_config::key::Secret<alloc::string::String>",
                     true
                 ),
             ]
@@ -1671,7 +1671,7 @@ mod tests {
         assert_eq!(audit.len(), 2);
         assert_eq!(
             audit[0].old,
-            Some(AuditValue::Fingerprint(crate::config::fingerprint(
+            Some(AuditValue::Fingerprint(crate::fingerprint(
                 "token",
                 &json!("hunter2-first")
             )))

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
-use crate::TenantId;
+use tenancy_core::TenantId;
 
 /// Which layer an override belongs to.
 ///
@@ -20,7 +20,8 @@ use crate::TenantId;
 /// (`Display` and `FromStr`):
 ///
 /// ```
-/// use tenancy_core::{TenantId, config::Scope};
+/// use tenancy_config::Scope;
+/// use tenancy_core::TenantId;
 ///
 /// let scope = Scope::Tenant(TenantId::new(7));
 /// assert_eq!(scope.to_string(), "tenant:7");
@@ -237,7 +238,7 @@ impl AuditValue {
 /// recovered by hashing guesses, so keep credentials high-entropy.
 ///
 /// ```
-/// use tenancy_core::config::fingerprint;
+/// use tenancy_config::fingerprint;
 ///
 /// let a = fingerprint("mailer.token", &"s3cr3t".into());
 /// assert!(a.starts_with("sha256:") && !a.contains("s3cr3t"));

@@ -29,7 +29,7 @@ pub const MAX_ACTOR_LEN: usize = 255;
 /// can allocate (a `Vec`, a `String`) and still sit in a `static`.
 ///
 /// ```
-/// use tenancy_core::config::{Key, Secret};
+/// use tenancy_config::{Key, Secret};
 ///
 /// /// Whether the predictive dialer is offered.
 /// pub static DIALER_ENABLED: Key<bool> =
@@ -160,7 +160,7 @@ impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> ConfigValue for T 
 /// is really needed.
 ///
 /// ```
-/// use tenancy_core::config::Secret;
+/// use tenancy_config::Secret;
 ///
 /// let token = Secret::new("hunter2".to_owned());
 /// assert_eq!(format!("{token:?} {token}"), "Secret([redacted]) [redacted]");

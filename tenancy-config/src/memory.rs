@@ -18,7 +18,7 @@ use super::store::{AuditFilter, AuditRecord, Change, ConfigStore, Loaded, Overri
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tenancy_core::config::{ConfigRegistry, InMemoryConfigStore, Key, Scope};
+/// use tenancy_config::{ConfigRegistry, InMemoryConfigStore, Key, Scope};
 ///
 /// static LIMIT: Key<u32> = Key::new("leads.daily_limit", "Leads per agent per day", || 50);
 ///

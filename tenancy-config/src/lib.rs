@@ -2,7 +2,7 @@
 //!
 //! Operating companies on one platform differ in behaviour, not in code:
 //! their dialer dispositions, workflow steps, which screens they see, the
-//! credentials of their integrations. This module gives each tenant its own
+//! credentials of their integrations. This crate gives each tenant its own
 //! typed values over shared defaults, cheaply enough to read in every
 //! handler.
 //!
@@ -30,11 +30,19 @@
 //! Stores: [`InMemoryConfigStore`] here, and a SeaORM store with migrations
 //! and PostgreSQL LISTEN/NOTIFY propagation in `tenancy-seaorm`.
 //!
+//! Part of the tenancy workspace: tenant identity ([`TenantId`](tenancy_core::TenantId)) comes from
+//! `tenancy-core`; the crate has no HTTP and no SQL.
+//!
+//! # Feature flags
+//!
+//! - `schemars`: JSON Schemas of config value types in the admin listing
+//!   ([`ConfigRegistryBuilder::key_with_schema`], [`KeyInfo::schema`]).
+//!
 //! # Example
 //!
 //! ```
 //! use tenancy_core::TenantId;
-//! use tenancy_core::config::{ConfigRegistry, InMemoryConfigStore, Key, Scope, Secret, Source};
+//! use tenancy_config::{ConfigRegistry, InMemoryConfigStore, Key, Scope, Secret, Source};
 //!
 //! static DISPOSITIONS: Key<Vec<String>> = Key::new(
 //!     "dialer.dispositions",
@@ -45,7 +53,7 @@
 //!     Key::new("crm.api_token", "Token of the CRM integration", || Secret::new(String::new()));
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tenancy_core::config::ConfigError> {
+//! # async fn main() -> Result<(), tenancy_config::ConfigError> {
 //! let registry = ConfigRegistry::builder()
 //!     .key(&DISPOSITIONS)
 //!     .key(&CRM_TOKEN)
@@ -80,6 +88,10 @@
 //! registry is not built at all when its first load fails, because serving
 //! defaults could undo a kill switch.
 
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
 mod error;
 mod key;
 mod memory;
@@ -97,3 +109,8 @@ pub use store::{
     AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, InvalidScope, Loaded, Override,
     Scope, fingerprint,
 };
+
+// The README's example runs as a doc test, so it can't drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -13,7 +13,7 @@ use super::{ConfigRegistry, ConfigRegistryBuilder, InMemoryConfigStore, Result};
 ///
 /// ```
 /// use tenancy_core::TenantId;
-/// use tenancy_core::config::{ConfigRegistry, Key, Scope, testing::TestConfig};
+/// use tenancy_config::{ConfigRegistry, Key, Scope, testing::TestConfig};
 ///
 /// static DIALER: Key<bool> = Key::new("dialer.enabled", "Offer the predictive dialer", || false);
 ///

@@ -1,7 +1,7 @@
 //! Reading a config value: the registry against a plain
 //! `HashMap<String, serde_json::Value>` lookup, side by side in one run.
 //!
-//! `cargo bench -p tenancy-core --bench registry`
+//! `cargo bench -p tenancy-config --bench registry`
 //!
 //! Criterion measures each read; afterwards a plain timing loop prints
 //! ns/read for both and their ratio on one line, and dhat counts the heap
@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group};
 use serde_json::Value;
+use tenancy_config::{ConfigRegistry, Key, Scope, Secret, testing::TestConfig};
 use tenancy_core::TenantId;
-use tenancy_core::config::{ConfigRegistry, Key, Scope, Secret, testing::TestConfig};
 
 // dhat's allocator only counts while a profiler runs (at the very end); until
 // then it forwards to the system allocator.
@@ -36,8 +36,8 @@ static TOKEN: Key<Secret<String>> =
 macro_rules! filler_keys {
     ($($name:ident = $key:literal),* $(,)?) => {
         $(static $name: Key<i64> = Key::new($key, "filler", || 0);)*
-        fn with_fillers(builder: tenancy_core::config::ConfigRegistryBuilder)
-            -> tenancy_core::config::ConfigRegistryBuilder {
+        fn with_fillers(builder: tenancy_config::ConfigRegistryBuilder)
+            -> tenancy_config::ConfigRegistryBuilder {
             builder$(.key(&$name))*
         }
     };
