@@ -142,9 +142,12 @@ impl Domain {
             DnsLength::Ignore,
         );
         if !again.is_ok_and(|again| again == ascii)
-            || unicode
-                .split('.')
-                .any(|label| label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--"))
+            || unicode.split('.').any(|label| {
+                // `get`: a Unicode label may have no char boundary at 4.
+                label
+                    .get(..4)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+            })
         {
             return Err(DomainError::InvalidLabel);
         }
@@ -336,5 +339,16 @@ mod tests {
         assert_eq!(d.as_str(), "stone.localhost");
         assert_eq!(serde_json::to_string(&d).unwrap(), "\"stone.localhost\"");
         assert!(serde_json::from_str::<Domain>("\"a b\"").is_err());
+    }
+
+    /// Found by the host fuzz target in the first version of the round-trip
+    /// check: a Unicode form with no char boundary at byte 4 panicked.
+    #[test]
+    fn unicode_forms_are_sliced_safely() {
+        for name in ["X\u{344}", "\u{344}abc.example", "ab\u{e9}d.example"] {
+            if let Ok(domain) = Domain::parse(name) {
+                assert_eq!(Domain::parse(&domain.to_unicode()), Ok(domain));
+            }
+        }
     }
 }
