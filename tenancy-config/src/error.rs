@@ -1,6 +1,6 @@
 //! Errors of the configuration registry.
 
-use std::sync::Arc;
+use tenancy_core::StoreError;
 
 /// Why a configuration read, write or registry build failed.
 ///
@@ -73,44 +73,8 @@ pub enum ConfigError {
     },
     /// The store could not be read or written. On a write, nothing was
     /// changed; reads keep serving the last good snapshot.
-    #[error(transparent)]
+    #[error("config store unavailable: {}", .0.message())]
     Store(#[from] StoreError),
-}
-
-/// A [`ConfigStore`](super::ConfigStore) could not answer or commit (its
-/// database is down, a table is missing).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("config store unavailable: {message}")]
-pub struct StoreError {
-    message: String,
-    #[source]
-    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
-}
-
-impl StoreError {
-    /// An error with a message and no cause.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error caused by `source`.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(Arc::new(source)),
-        }
-    }
-
-    /// The message, without the cause.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
 }
 
 /// `Result` with [`ConfigError`] as the default error.

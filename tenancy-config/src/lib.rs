@@ -99,7 +99,8 @@ mod registry;
 mod store;
 pub mod testing;
 
-pub use error::{ConfigError, Result, StoreError};
+pub use error::{ConfigError, Result};
+// The one store error, shared with the tenant directory.
 pub use key::{ConfigValue, Key, MAX_ACTOR_LEN, MAX_KEY_LEN, MAX_VALUE_LEN, Secret, Validator};
 pub use memory::InMemoryConfigStore;
 pub use registry::{
@@ -109,6 +110,7 @@ pub use store::{
     AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, InvalidScope, Loaded, Override,
     Scope, fingerprint,
 };
+pub use tenancy_core::StoreError;
 
 // The README's example runs as a doc test, so it can't drift from the code.
 #[cfg(doctest)]

@@ -678,6 +678,7 @@ impl ConfigRegistry {
         match call.await {
             Ok(value) => Ok(value),
             Err(error) => {
+                let error = ConfigError::from(error);
                 let failures = {
                     let mut health = self.health_state();
                     health.consecutive_failures = health.consecutive_failures.saturating_add(1);
@@ -690,7 +691,7 @@ impl ConfigRegistry {
                     call = what, %error, consecutive_failures = failures,
                     "config store failed; serving the last good snapshot"
                 );
-                Err(error.into())
+                Err(error)
             }
         }
     }

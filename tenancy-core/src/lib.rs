@@ -52,11 +52,13 @@ pub mod directory;
 pub mod domain;
 mod error;
 mod id;
+mod store;
 
 pub use context::{TenantContext, current, try_current};
 pub use domain::{Domain, DomainError};
 pub use error::{Error, Result};
 pub use id::TenantId;
+pub use store::StoreError;
 
 // The README's example runs as a doc test, so it can't drift from the code.
 #[cfg(doctest)]

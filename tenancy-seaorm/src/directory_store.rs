@@ -188,7 +188,10 @@ impl SeaOrmDirectory {
             .map(|row| {
                 let raw: String = row.try_get("", "domain").map_err(unavailable)?;
                 Domain::parse(&raw).map_err(|e| {
-                    StoreError::with_source(format!("stored domain {raw:?} is malformed"), e)
+                    StoreError::with_source(
+                        format!("tenant directory: stored domain {raw:?} is malformed"),
+                        e,
+                    )
                 })
             })
             .collect()
@@ -347,7 +350,7 @@ fn tenant_from(row: &QueryResult) -> Result<Tenant, DbErr> {
 }
 
 fn unavailable(e: DbErr) -> StoreError {
-    StoreError::with_source("the directory tables could not be read", e)
+    StoreError::with_source("tenant directory: its tables could not be read", e)
 }
 
 #[async_trait::async_trait]

@@ -82,15 +82,28 @@ pub enum LifecycleError {
     /// Writing the export failed.
     #[error("writing the export failed")]
     Io(#[source] std::io::Error),
-    /// The initial configuration could not be stored, or a change was not
-    /// for the tenant being onboarded; nothing was onboarded.
-    #[error("the initial configuration of tenant {tenant} was refused; nothing was onboarded")]
+    /// The initial configuration could not be stored; nothing was
+    /// onboarded.
+    #[error(
+        "the initial configuration of tenant {tenant} could not be stored; nothing was onboarded"
+    )]
     Config {
         /// The tenant being onboarded.
         tenant: TenantId,
         /// Why.
         #[source]
         source: tenancy_config::StoreError,
+    },
+    /// An initial change was for another scope than the tenant being
+    /// onboarded (another tenant, global, forced); nothing was onboarded.
+    #[error(
+        "an initial config change for {scope} in the onboarding of tenant {tenant}; nothing was onboarded"
+    )]
+    ConfigScope {
+        /// The tenant being onboarded.
+        tenant: TenantId,
+        /// The scope the change was for.
+        scope: tenancy_config::Scope,
     },
     /// The database failed.
     #[error("database error during a tenant lifecycle operation")]
@@ -192,8 +205,9 @@ where
 ///
 /// # Errors
 ///
-/// As [`onboard`], and [`LifecycleError::Config`] when a change is for
-/// another scope or cannot be stored. In every case nothing is written.
+/// As [`onboard`], and [`LifecycleError::ConfigScope`] when a change is for
+/// another scope, [`LifecycleError::Config`] when one cannot be stored. In
+/// every case nothing is written.
 pub async fn onboard_with_config<F>(
     db: &DatabaseConnection,
     registry: &TableRegistry,
@@ -228,27 +242,27 @@ where
             txn.rollback().await?;
             return Err(LifecycleError::Directory(err));
         }
-        for change in config.iter().flat_map(|c| &c.changes) {
-            let stored = if change.scope != Scope::Tenant(tenant.id) {
-                Err(tenancy_config::StoreError::new(format!(
-                    "a change for {} in the onboarding of tenant {}",
-                    change.scope, tenant.id
-                )))
-            } else {
-                let store = config.as_ref().map(|c| c.store).ok_or_else(|| {
-                    tenancy_config::StoreError::new("no config store".to_owned())
-                });
-                match store {
-                    Ok(store) => crate::config_store::write_change_in(&txn, store, change).await,
-                    Err(e) => Err(e),
+        if let Some(config) = &config {
+            // Every change is checked before any is written. A change for
+            // another scope is the caller's mistake, not a store outage.
+            for change in &config.changes {
+                if change.scope != Scope::Tenant(tenant.id) {
+                    txn.rollback().await?;
+                    return Err(LifecycleError::ConfigScope {
+                        tenant: tenant.id,
+                        scope: change.scope,
+                    });
                 }
-            };
-            if let Err(source) = stored {
-                txn.rollback().await?;
-                return Err(LifecycleError::Config {
-                    tenant: tenant.id,
-                    source,
-                });
+            }
+            for change in &config.changes {
+                let stored = crate::config_store::write_change_in(&txn, config.store, change).await;
+                if let Err(source) = stored {
+                    txn.rollback().await?;
+                    return Err(LifecycleError::Config {
+                        tenant: tenant.id,
+                        source,
+                    });
+                }
             }
         }
         let scoped = TenantTransaction::scope_own(txn, registry.clone(), tenant.id);

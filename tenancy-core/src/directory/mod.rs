@@ -34,6 +34,8 @@ use crate::{Domain, TenantId};
 
 pub use cache::{DirectoryConfig, TenantDirectory};
 pub use memory::InMemoryDirectory;
+// The one store error, also at its old path: the same type.
+pub use crate::StoreError;
 
 /// One tenant (operating company) as the directory knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,39 +101,6 @@ impl TenantStatus {
             "active" => Some(Self::Active),
             "suspended" => Some(Self::Suspended),
             _ => None,
-        }
-    }
-}
-
-/// A directory store could not answer (its database is down, say).
-///
-/// Distinct from "no such tenant": a caller must not treat an outage as an
-/// unknown tenant, nor the other way round.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("tenant directory unavailable: {message}")]
-pub struct StoreError {
-    message: String,
-    #[source]
-    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
-}
-
-impl StoreError {
-    /// An error with a message and no cause.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error caused by `source`.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(Arc::new(source)),
         }
     }
 }

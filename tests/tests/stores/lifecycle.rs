@@ -449,7 +449,16 @@ mod with_config {
             )
             .await
             .unwrap_err();
-            assert!(matches!(err, LifecycleError::Config { .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    LifecycleError::ConfigScope {
+                        scope: Scope::Global,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
             assert_eq!(count(&conn, overrides).await, "0");
             assert_eq!(
                 count(&conn, "SELECT COUNT(*) FROM tenancy_tenants").await,
