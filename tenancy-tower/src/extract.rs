@@ -13,46 +13,12 @@
 //! ```
 
 use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 use http::request::Parts;
 use tenancy_core::TenantContext;
 
 use crate::CurrentTenant;
-
-/// The tenant was not resolved: [`ResolveTenantLayer`](crate::ResolveTenantLayer)
-/// is missing from the stack in front of this handler. A server
-/// misconfiguration, answered with 500 and a plain body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MissingTenant;
-
-impl MissingTenant {
-    /// 500.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-
-    /// The plain body.
-    pub fn body_text(&self) -> &'static str {
-        "internal error: the tenant was not resolved\n"
-    }
-}
-
-impl std::fmt::Display for MissingTenant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the tenant was not resolved (is ResolveTenantLayer installed?)")
-    }
-}
-
-impl std::error::Error for MissingTenant {}
-
-impl IntoResponse for MissingTenant {
-    fn into_response(self) -> Response {
-        tracing::error!("{self}");
-        (self.status(), self.body_text()).into_response()
-    }
-}
+// The extractors' rejection, here where axum users look for it.
+pub use crate::rejection::MissingTenant;
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
     type Rejection = MissingTenant;

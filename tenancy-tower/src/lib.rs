@@ -75,7 +75,7 @@ mod resolve;
 pub mod resolver;
 pub mod session;
 
-pub use rejection::{Rejections, TenantRejection};
+pub use rejection::{MissingTenant, OtherTenantSession, Rejections, TenantBusy, TenantRejection};
 pub use resolve::{CurrentTenant, ResolveTenant, ResolveTenantLayer};
 pub use tenancy_core::{TenantContext, TenantId};
 

@@ -83,4 +83,12 @@ async fn the_request_span_carries_the_tenant() {
     assert!(handled.contains("tenancy.request{tenant=2}"), "{handled}");
     // A refused request is traced too, without a tenant.
     assert!(log.contains("request refused without a tenant"), "{log}");
+    // ... and the rejection's response, with its type, as axum traces its own.
+    let rejecting = log
+        .lines()
+        .find(|l| l.contains("rejecting request"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(rejecting.contains("TRACE"), "{rejecting}");
+    assert!(rejecting.contains("status=404"), "{rejecting}");
+    assert!(rejecting.contains("TenantRejection"), "{rejecting}");
 }

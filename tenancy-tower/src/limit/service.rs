@@ -5,13 +5,13 @@ use std::task::{Context, Poll};
 
 use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use tenancy_core::{TenantContext, TenantId};
 use tower::limit::ConcurrencyLimit;
 use tower::{Service, ServiceExt as _};
 
 use super::Overflow;
-use crate::rejection::plain;
+use crate::rejection::{MissingTenant, TenantBusy};
 
 /// Limits requests in flight per tenant. Built by
 /// [`TenantConcurrencyLimitLayer`](super::TenantConcurrencyLimitLayer).
@@ -83,10 +83,7 @@ where
             .map(TenantContext::tenant)
         else {
             tracing::error!("TenantConcurrencyLimit ran before the tenant was resolved; refusing");
-            return Box::pin(std::future::ready(Ok(plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error: the tenant was not resolved\n".into(),
-            ))));
+            return Box::pin(std::future::ready(Ok(MissingTenant.into_response())));
         };
         // A clone of the tenant's limiter shares its semaphore.
         let mut limited = {
@@ -108,10 +105,7 @@ where
                 Some(Err(e)) => Err(e),
                 None => {
                     tracing::debug!(%tenant, "tenant at its concurrency limit; shed");
-                    Ok(plain(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "service unavailable: too many requests in flight for this site\n".into(),
-                    ))
+                    Ok(TenantBusy.into_response())
                 }
             }
         })

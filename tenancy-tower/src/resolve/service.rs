@@ -78,7 +78,7 @@ where
                         }
                         _ => tracing::trace!(?rejection, "request refused without a tenant"),
                     });
-                    return Ok(rejection.into_response(&config.rejections));
+                    return Ok(rejection.into_response_with(&config.rejections));
                 }
             };
             let tenant = resolved.tenant;

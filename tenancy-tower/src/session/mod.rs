@@ -30,7 +30,7 @@ mod service;
 use tenancy_core::TenantId;
 
 pub use layer::BindSessionLayer;
-pub use service::{BindSession, OTHER_TENANT_MESSAGE};
+pub use service::BindSession;
 
 /// An authenticated principal that knows which tenant it belongs to.
 pub trait TenantBound {

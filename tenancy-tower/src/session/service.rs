@@ -3,29 +3,26 @@ use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
 use futures_util::future::{Either, Ready, ready};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use tenancy_core::TenantContext;
 use tower::Service;
 
 use super::TenantBound;
-use crate::rejection::plain;
+use crate::rejection::{MissingTenant, OtherTenantSession};
 
 /// Refuses requests whose principal belongs to another tenant than the one
 /// the request resolved to. Built by [`BindSessionLayer`](super::BindSessionLayer).
 ///
 /// - No principal in the extensions: passes (the route decides whether it
 ///   needs one).
-/// - No resolved tenant: 500, because the tenant layer must run first; a
-///   misconfigured stack fails closed.
-/// - Principal of another tenant: 403, the inner service is not called.
+/// - No resolved tenant: [`MissingTenant`] (500), because the tenant layer
+///   must run first; a misconfigured stack fails closed.
+/// - Principal of another tenant: [`OtherTenantSession`] (403); the inner
+///   service is not called.
 pub struct BindSession<S, P> {
     inner: S,
     _principal: PhantomData<fn() -> P>,
 }
-
-/// The 403 body: says what happened and that the other session is intact.
-pub const OTHER_TENANT_MESSAGE: &str = "forbidden: this session belongs to another company on this platform. \
-Sign in here with an account of this company; your other session is still signed in on its own site.\n";
 
 impl<S, P> BindSession<S, P> {
     /// Wraps `inner`.
@@ -75,18 +72,12 @@ where
             .map(TenantContext::tenant)
         else {
             tracing::error!("BindSession ran before the tenant was resolved; refusing");
-            return Either::Right(ready(Ok(plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error: the tenant was not resolved\n".into(),
-            ))));
+            return Either::Right(ready(Ok(MissingTenant.into_response())));
         };
         match req.extensions().get::<P>().map(TenantBound::tenant) {
             Some(session_tenant) if session_tenant != tenant => {
                 tracing::info!(%tenant, %session_tenant, "session of another tenant refused");
-                Either::Right(ready(Ok(plain(
-                    StatusCode::FORBIDDEN,
-                    OTHER_TENANT_MESSAGE.into(),
-                ))))
+                Either::Right(ready(Ok(OtherTenantSession.into_response())))
             }
             _ => Either::Left(self.inner.call(req)),
         }

@@ -8,10 +8,11 @@ use std::time::Duration;
 use http::{Request, Response, StatusCode};
 use tenancy_core::TenantId;
 use tenancy_core::directory::{InMemoryDirectory, Tenant, TenantDirectory};
+use tenancy_tower::OtherTenantSession;
 use tenancy_tower::ResolveTenantLayer;
 use tenancy_tower::limit::{Overflow, TenantConcurrencyLimitLayer};
 use tenancy_tower::resolver::ExactHost;
-use tenancy_tower::session::{BindSessionLayer, OTHER_TENANT_MESSAGE, TenantBound};
+use tenancy_tower::session::{BindSessionLayer, TenantBound};
 use tokio::sync::Semaphore;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
@@ -92,8 +93,12 @@ async fn a_session_of_another_tenant_is_refused_and_left_intact() {
         away.headers().get("set-cookie").is_none(),
         "the session is not touched"
     );
-    assert_eq!(away.into_body(), OTHER_TENANT_MESSAGE);
-    assert!(OTHER_TENANT_MESSAGE.contains("belongs to another company"));
+    assert_eq!(away.into_body(), OtherTenantSession.body_text());
+    assert!(
+        OtherTenantSession
+            .body_text()
+            .contains("belongs to another site")
+    );
 
     // The same session still works at home afterwards.
     let again = app

@@ -181,8 +181,7 @@ async fn a_session_belongs_to_its_company() {
         let away = call(&app, "GET", ST, "/api/leads", Some(&gk), None).await;
         assert_eq!(away.status, StatusCode::FORBIDDEN);
         assert!(
-            away.body
-                .contains("this session belongs to another company"),
+            away.body.contains("this session belongs to another site"),
             "{}",
             away.body
         );
