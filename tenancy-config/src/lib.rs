@@ -108,7 +108,7 @@ pub use registry::{
 };
 pub use store::{
     AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, InvalidScope, Loaded, Override,
-    Scope, fingerprint,
+    Scope, Secrecy, fingerprint,
 };
 pub use tenancy_core::StoreError;
 

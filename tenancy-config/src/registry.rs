@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::key::{AnyValue, ConfigValue, DeclaredKey, Key, MAX_ACTOR_LEN, is_valid_key_name};
 use super::memory::now_ms;
 use super::store::{
-    AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope,
+    AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope, Secrecy,
 };
 use super::{ConfigError, Result, StoreError};
 use tenancy_core::TenantId;
@@ -508,7 +508,7 @@ impl ConfigRegistry {
             scope,
             key.name(),
             parsed.as_ref().map(|(_, json)| json.clone()),
-            key.secret(),
+            Secrecy::secret_if(key.secret()),
         );
         Ok((change, parsed))
     }
@@ -918,7 +918,7 @@ pub(crate) fn typed_json<T: ConfigValue>(key: &Key<T>, value: &T) -> Result<Valu
 }
 
 fn shown(key: &dyn DeclaredKey, json: &Value) -> AuditValue {
-    AuditValue::of(key.name(), json, key.secret())
+    AuditValue::of(key.name(), json, Secrecy::secret_if(key.secret()))
 }
 
 fn typed<'e, T: ConfigValue>(entry: &'e Entry, key: &Key<T>) -> Result<&'e T> {
@@ -1506,7 +1506,7 @@ mod tests {
                 Scope::Tenant(T1),
                 "limit",
                 Some(json!("x")),
-                false,
+                Secrecy::Plain,
             ))
             .unwrap();
         store
@@ -1515,7 +1515,7 @@ mod tests {
                 Scope::Global,
                 "flag",
                 Some(json!(true)),
-                false,
+                Secrecy::Plain,
             ))
             .unwrap();
         store
@@ -1524,7 +1524,7 @@ mod tests {
                 Scope::Global,
                 "gone",
                 Some(json!(1)),
-                false,
+                Secrecy::Plain,
             ))
             .unwrap();
         let registry = registry_on(Arc::clone(&store)).await;

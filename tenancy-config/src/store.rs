@@ -139,6 +139,29 @@ impl Loaded {
     }
 }
 
+/// Whether a key's values are secret: the audit and the listings then keep
+/// only a [`fingerprint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrecy {
+    /// Values are kept and shown as they are.
+    Plain,
+    /// Values are never kept or shown; only their fingerprint is.
+    Secret,
+}
+
+impl Secrecy {
+    /// [`Secret`](Self::Secret) if `secret`, else [`Plain`](Self::Plain):
+    /// for a flag read back from a store's column.
+    pub fn secret_if(secret: bool) -> Self {
+        if secret { Self::Secret } else { Self::Plain }
+    }
+
+    /// Whether values are secret.
+    pub fn is_secret(self) -> bool {
+        self == Self::Secret
+    }
+}
+
 /// One write: set (`value: Some`) or clear (`None`) an override, by an actor.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -152,7 +175,7 @@ pub struct Change {
     /// The new value (already validated), or `None` to remove the override.
     pub value: Option<Value>,
     /// Whether the key is secret: the audit keeps fingerprints only.
-    pub secret: bool,
+    pub secrecy: Secrecy,
 }
 
 impl Change {
@@ -162,20 +185,20 @@ impl Change {
         scope: Scope,
         key: impl Into<String>,
         value: Option<Value>,
-        secret: bool,
+        secrecy: Secrecy,
     ) -> Self {
         Self {
             actor: actor.into(),
             scope,
             key: key.into(),
             value,
-            secret,
+            secrecy,
         }
     }
 
     /// How the audit records `value` (the old or the new one) for this change.
     pub fn audit_value(&self, value: Option<&Value>) -> Option<AuditValue> {
-        value.map(|v| AuditValue::of(&self.key, v, self.secret))
+        value.map(|v| AuditValue::of(&self.key, v, self.secrecy))
     }
 }
 
@@ -203,8 +226,8 @@ pub enum AuditValue {
 
 impl AuditValue {
     /// `value` of `key`, fingerprinted if `secret`.
-    pub fn of(key: &str, value: &Value, secret: bool) -> Self {
-        if secret {
+    pub fn of(key: &str, value: &Value, secrecy: Secrecy) -> Self {
+        if secrecy.is_secret() {
             Self::Fingerprint(fingerprint(key, value))
         } else {
             Self::Value(value.clone())
@@ -221,8 +244,8 @@ impl AuditValue {
     }
 
     /// Reads what [`to_column`](Self::to_column) wrote.
-    pub fn from_column(text: &str, secret: bool) -> Result<Self, serde_json::Error> {
-        if secret {
+    pub fn from_column(text: &str, secrecy: Secrecy) -> Result<Self, serde_json::Error> {
+        if secrecy.is_secret() {
             Ok(Self::Fingerprint(text.to_owned()))
         } else {
             serde_json::from_str(text).map(Self::Value)
@@ -415,7 +438,7 @@ mod tests {
             Scope::Global,
             "mailer.token",
             Some("hunter2".into()),
-            true,
+            Secrecy::Secret,
         );
         let text = format!("{change:?}");
         assert!(!text.contains("hunter2"), "{text}");
@@ -438,13 +461,13 @@ mod tests {
 
     #[test]
     fn plain_changes_keep_values() {
-        let change = Change::new("ops", Scope::Global, "n", Some(3.into()), false);
+        let change = Change::new("ops", Scope::Global, "n", Some(3.into()), Secrecy::Plain);
         let record = AuditRecord::new(1, 0, &change, None);
         assert_eq!(record.old, None);
         assert_eq!(record.new, Some(AuditValue::Value(3.into())));
         let column = record.new.unwrap().to_column();
         assert_eq!(
-            AuditValue::from_column(&column, false).unwrap(),
+            AuditValue::from_column(&column, Secrecy::Plain).unwrap(),
             AuditValue::Value(3.into())
         );
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::key::{ConfigValue, Key};
 use super::registry::typed_json;
-use super::store::{Change, ConfigStore, Loaded, Scope};
+use super::store::{Change, ConfigStore, Loaded, Scope, Secrecy};
 use super::{ConfigRegistry, ConfigRegistryBuilder, InMemoryConfigStore, Result};
 
 /// A registry over an [`InMemoryConfigStore`] whose values a test sets
@@ -94,7 +94,13 @@ impl TestConfig {
             Some(json) => Some(key.parse(json)?.1),
             None => None,
         };
-        let change = Change::new("test", scope, key.name(), json, key.secret());
+        let change = Change::new(
+            "test",
+            scope,
+            key.name(),
+            json,
+            Secrecy::secret_if(key.secret()),
+        );
         self.store.write_now(change)?;
         self.registry.apply_loaded(self.store.load_now()?);
         Ok(self)

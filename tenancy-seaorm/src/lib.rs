@@ -211,7 +211,7 @@ pub use config_store::SeaOrmConfigStore;
 pub use connection::{TenantConnection, TenantTransaction};
 pub use cross_tenant::{AuditSink, CrossTenantRead, CrossTenantReader};
 pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
-pub use lifecycle::{LifecycleError, PurgeReport};
+pub use lifecycle::{LifecycleError, PurgeMode, PurgeReport};
 pub use refusal::Refusal;
 pub use registry::{
     DEFAULT_TENANT_COLUMN, RegistryError, TableRegistry, TableRegistryBuilder, TableRule,

@@ -17,7 +17,7 @@
 //! ```
 //! use sea_orm::{ConnectionTrait, Database};
 //! use tenancy_core::{Domain, directory::Tenant};
-//! use tenancy_seaorm::{TableRegistry, directory_store, lifecycle};
+//! use tenancy_seaorm::{PurgeMode, TableRegistry, directory_store, lifecycle};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,7 +37,7 @@
 //! lifecycle::export_tenant(&db, &registry, 7.into(), &mut out).await?;
 //! assert_eq!(String::from_utf8(out)?, "{\"row\":{\"entity_id\":7,\"id\":1,\"name\":\"Sales\"},\"table\":\"pipelines\"}\n");
 //!
-//! let dry = lifecycle::purge_tenant(&db, &registry, 7.into(), true).await?;
+//! let dry = lifecycle::purge_tenant(&db, &registry, 7.into(), PurgeMode::DryRun).await?;
 //! assert_eq!(dry.rows, [("pipelines".to_owned(), 1)]);
 //! # Ok(()) }
 //! ```
@@ -129,13 +129,22 @@ impl From<DbErr> for LifecycleError {
     }
 }
 
+/// Whether [`purge_tenant`] deletes, or only counts what it would delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeMode {
+    /// Count the rows, delete nothing.
+    DryRun,
+    /// Delete the rows.
+    Delete,
+}
+
 /// What [`purge_tenant`] deleted (or, in a dry run, would delete).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PurgeReport {
     /// The tenant.
     pub tenant: TenantId,
-    /// Whether this was a dry run (nothing deleted).
-    pub dry_run: bool,
+    /// What was asked: with [`PurgeMode::DryRun`] nothing was deleted.
+    pub mode: PurgeMode,
     /// Rows per scoped table, in the order they are deleted (children
     /// before parents).
     pub rows: Vec<(String, u64)>,
@@ -336,7 +345,7 @@ pub async fn export_tenant<W: Write>(
 }
 
 /// Deletes every row of `tenant` from every scoped table in one transaction,
-/// children before parents; with `dry_run`, only counts them.
+/// children before parents; with [`PurgeMode::DryRun`], only counts them.
 ///
 /// The directory entry is left alone (set the tenant's status to stop
 /// serving it).
@@ -350,8 +359,9 @@ pub async fn purge_tenant(
     db: &DatabaseConnection,
     registry: &TableRegistry,
     tenant: TenantId,
-    dry_run: bool,
+    mode: PurgeMode,
 ) -> Result<PurgeReport, LifecycleError> {
+    let dry_run = mode == PurgeMode::DryRun;
     let span = tracing::warn_span!("tenancy.purge", tenant = tenant.get(), dry_run);
     async {
         let order = delete_order(db, registry).await?;
@@ -382,11 +392,7 @@ pub async fn purge_tenant(
             scoped.commit().await?;
             tracing::warn!(?rows, "tenancy: tenant purged");
         }
-        Ok(PurgeReport {
-            tenant,
-            dry_run,
-            rows,
-        })
+        Ok(PurgeReport { tenant, mode, rows })
     }
     .instrument(span)
     .await

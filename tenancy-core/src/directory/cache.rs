@@ -14,7 +14,7 @@ use crate::{Domain, TenantId};
 /// How long and how many directory answers are kept.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct DirectoryConfig {
+pub struct DirectoryOptions {
     /// How long a found tenant is served from the cache (default 60 s).
     pub ttl: Duration,
     /// How long "no such tenant" is served from the cache (default 10 s).
@@ -31,7 +31,7 @@ pub struct DirectoryConfig {
     pub max_concurrent_lookups: usize,
 }
 
-impl Default for DirectoryConfig {
+impl Default for DirectoryOptions {
     fn default() -> Self {
         Self {
             ttl: Duration::from_secs(60),
@@ -43,7 +43,7 @@ impl Default for DirectoryConfig {
     }
 }
 
-impl DirectoryConfig {
+impl DirectoryOptions {
     /// Sets [`ttl`](Self::ttl).
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
@@ -151,7 +151,7 @@ pub struct TenantDirectory {
 
 struct Inner {
     store: Box<dyn DirectoryStore>,
-    config: DirectoryConfig,
+    options: DirectoryOptions,
     found: Cache<Key, Found>,
     missing: Cache<Key, Instant>,
     lookups: Semaphore,
@@ -161,7 +161,7 @@ impl fmt::Debug for TenantDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantDirectory")
             .field("store", &self.inner.store)
-            .field("config", &self.inner.config)
+            .field("options", &self.inner.options)
             .field("cached", &self.inner.found.len())
             .field("cached_misses", &self.inner.missing.len())
             .finish()
@@ -169,20 +169,20 @@ impl fmt::Debug for TenantDirectory {
 }
 
 impl TenantDirectory {
-    /// A directory over `store` with the default [`DirectoryConfig`].
+    /// A directory over `store` with the default [`DirectoryOptions`].
     pub fn new(store: impl DirectoryStore) -> Self {
-        Self::with_config(store, DirectoryConfig::default())
+        Self::with_options(store, DirectoryOptions::default())
     }
 
     /// A directory over `store`.
-    pub fn with_config(store: impl DirectoryStore, config: DirectoryConfig) -> Self {
+    pub fn with_options(store: impl DirectoryStore, options: DirectoryOptions) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store: Box::new(store),
-                found: Cache::new(config.capacity.max(1)),
-                missing: Cache::new(config.miss_capacity.max(1)),
-                lookups: Semaphore::new(config.max_concurrent_lookups.max(1)),
-                config,
+                found: Cache::new(options.capacity.max(1)),
+                missing: Cache::new(options.miss_capacity.max(1)),
+                lookups: Semaphore::new(options.max_concurrent_lookups.max(1)),
+                options,
             }),
         }
     }
@@ -270,7 +270,7 @@ impl TenantDirectory {
             Some(tenant) => {
                 let found = Found {
                     tenant: Arc::new(tenant),
-                    expires: now + self.inner.config.ttl,
+                    expires: now + self.inner.options.ttl,
                 };
                 let tenant = found.tenant.clone();
                 match guard {
@@ -286,7 +286,7 @@ impl TenantDirectory {
                 self.inner.found.remove(&key);
                 self.inner
                     .missing
-                    .insert(key, now + self.inner.config.miss_ttl);
+                    .insert(key, now + self.inner.options.miss_ttl);
                 Ok(None)
             }
         }
@@ -346,13 +346,13 @@ mod tests {
         }
     }
 
-    fn setup(config: DirectoryConfig) -> (Counting, TenantDirectory) {
+    fn setup(config: DirectoryOptions) -> (Counting, TenantDirectory) {
         let store = Counting::default();
         store
             .inner
             .insert(Tenant::new(1, "goldenkey", "Golden Key"), ["gk.localhost"])
             .unwrap();
-        (store.clone(), TenantDirectory::with_config(store, config))
+        (store.clone(), TenantDirectory::with_options(store, config))
     }
 
     fn d(s: &str) -> Domain {
@@ -361,7 +361,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn hits_and_misses_are_cached_until_their_ttl() {
-        let config = DirectoryConfig::default()
+        let config = DirectoryOptions::default()
             .ttl(Duration::from_secs(60))
             .miss_ttl(Duration::from_secs(5));
         let (store, dir) = setup(config);
@@ -395,7 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_lookups_of_one_key_share_one_query() {
-        let (store, dir) = setup(DirectoryConfig::default());
+        let (store, dir) = setup(DirectoryOptions::default());
         let lookups = (0..32).map(|i| {
             let dir = dir.clone();
             let host = if i % 2 == 0 {
@@ -417,7 +417,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_error_is_returned_and_never_cached_as_a_miss() {
-        let (store, dir) = setup(DirectoryConfig::default());
+        let (store, dir) = setup(DirectoryOptions::default());
         store.down.store(true, Ordering::SeqCst);
         assert!(dir.by_domain(&d("gk.localhost")).await.is_err());
         store.down.store(false, Ordering::SeqCst);
@@ -426,7 +426,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cached_tenant_is_served_while_the_store_is_down() {
-        let (store, dir) = setup(DirectoryConfig::default());
+        let (store, dir) = setup(DirectoryOptions::default());
         dir.by_domain(&d("gk.localhost")).await.unwrap();
         store.down.store(true, Ordering::SeqCst);
         assert!(dir.by_domain(&d("gk.localhost")).await.unwrap().is_some());
@@ -434,7 +434,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalidation_forgets_hits_and_misses() {
-        let (store, dir) = setup(DirectoryConfig::default());
+        let (store, dir) = setup(DirectoryOptions::default());
         assert!(
             dir.by_domain(&d("stone.localhost"))
                 .await
@@ -485,7 +485,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_flood_of_unknown_hosts_is_bounded() {
-        let (store, dir) = setup(DirectoryConfig::default().miss_capacity(100));
+        let (store, dir) = setup(DirectoryOptions::default().miss_capacity(100));
         for _round in 0..2 {
             for i in 0..50 {
                 dir.by_domain(&d(&format!("h{i}.flood.example")))

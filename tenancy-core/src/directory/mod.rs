@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Domain, TenantId};
 
-pub use cache::{DirectoryConfig, TenantDirectory};
+pub use cache::{DirectoryOptions, TenantDirectory};
 pub use memory::InMemoryDirectory;
 // The one store error, also at its old path: the same type.
 pub use crate::StoreError;

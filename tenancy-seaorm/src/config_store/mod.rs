@@ -58,7 +58,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use tenancy_config::{
-    AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope, StoreError,
+    AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope, Secrecy,
+    StoreError,
 };
 
 pub use watch::WatchOptions;
@@ -421,7 +422,7 @@ async fn write_in<C: ConnectionTrait>(
             change.key.as_str().into(),
             record.old.as_ref().map(AuditValue::to_column).into(),
             record.new.as_ref().map(AuditValue::to_column).into(),
-            change.secret.into(),
+            change.secrecy.is_secret().into(),
         ])
         .map_err(|e| malformed(e.to_string()))?
         .to_owned();
@@ -474,11 +475,11 @@ fn audit_from(row: &QueryResult) -> Result<AuditRecord, StoreError> {
         .parse()
         .map_err(|e| StoreError::with_source("a stored config scope is malformed", e))?;
     let column = |text: Option<String>| {
-        text.map(|t| AuditValue::from_column(&t, secret))
+        text.map(|t| AuditValue::from_column(&t, Secrecy::secret_if(secret)))
             .transpose()
             .map_err(|_| malformed(format!("an audit value of {key:?} is not valid JSON")))
     };
-    let change = Change::new(actor, scope, key.clone(), None, secret);
+    let change = Change::new(actor, scope, key.clone(), None, Secrecy::secret_if(secret));
     let mut record = AuditRecord::new(to_u64(revision)?, at_ms, &change, None);
     record.old = column(old)?;
     record.new = column(new)?;

@@ -4,7 +4,7 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, JsonValue};
 use tenancy_core::{Domain, directory::Tenant};
-use tenancy_seaorm::lifecycle::{export_tenant, onboard, purge_tenant};
+use tenancy_seaorm::lifecycle::{PurgeMode, export_tenant, onboard, purge_tenant};
 use tenancy_seaorm::{DirectoryWriteError, LifecycleError, TableRegistry, directory_store};
 
 use tenancy_testkit::{Backend, exec, for_each_backend, rows};
@@ -144,10 +144,10 @@ async fn export_and_purge_touch_one_tenant_only() {
         assert_eq!(all_but(&conn, 2).await, others, "the export changed rows");
 
         // The dry run counts and deletes nothing.
-        let dry = purge_tenant(&conn, &registry, 2.into(), true)
+        let dry = purge_tenant(&conn, &registry, 2.into(), PurgeMode::DryRun)
             .await
             .unwrap();
-        assert!(dry.dry_run);
+        assert_eq!(dry.mode, PurgeMode::DryRun);
         let expected = vec![
             ("calls".to_owned(), 2),
             ("leads".to_owned(), 3),
@@ -159,10 +159,10 @@ async fn export_and_purge_touch_one_tenant_only() {
             "3"
         );
 
-        let done = purge_tenant(&conn, &registry, 2.into(), false)
+        let done = purge_tenant(&conn, &registry, 2.into(), PurgeMode::Delete)
             .await
             .unwrap();
-        assert!(!done.dry_run);
+        assert_eq!(done.mode, PurgeMode::Delete);
         assert_eq!(done.rows, expected);
         for (table, column) in [
             ("accounts", "entity_id"),
@@ -190,7 +190,7 @@ async fn export_and_purge_touch_one_tenant_only() {
             .await
             .unwrap();
         assert!(out.is_empty());
-        let again = purge_tenant(&conn, &registry, 2.into(), false)
+        let again = purge_tenant(&conn, &registry, 2.into(), PurgeMode::Delete)
             .await
             .unwrap();
         assert!(again.rows.iter().all(|(_, n)| *n == 0));
@@ -320,7 +320,7 @@ async fn a_foreign_key_cycle_is_refused_before_anything_is_deleted() {
             .scoped_table("b")
             .build()
             .unwrap();
-        let err = purge_tenant(&conn, &registry, 1.into(), false).await.unwrap_err();
+        let err = purge_tenant(&conn, &registry, 1.into(), PurgeMode::Delete).await.unwrap_err();
         assert!(
             matches!(&err, LifecycleError::ForeignKeyCycle(t) if t == &["a", "b"]),
             "{err}"
@@ -329,7 +329,7 @@ async fn a_foreign_key_cycle_is_refused_before_anything_is_deleted() {
         assert_eq!(count(&conn, "SELECT count(*) FROM a").await, "1");
 
         let missing = TableRegistry::builder().scoped_table("nowhere").build().unwrap();
-        let err = purge_tenant(&conn, &missing, 1.into(), true).await.unwrap_err();
+        let err = purge_tenant(&conn, &missing, 1.into(), PurgeMode::DryRun).await.unwrap_err();
         assert!(matches!(&err, LifecycleError::MissingTable(t) if t == "nowhere"), "{err}");
     })
     .await;
