@@ -68,7 +68,7 @@ pub struct Principal {
     /// The user's id.
     pub user_id: i64,
     /// The company the session was issued for.
-    pub entity: TenantId,
+    pub tenant: TenantId,
     /// The user's name.
     pub name: String,
     /// The user's role.
@@ -77,7 +77,7 @@ pub struct Principal {
 
 impl TenantBound for Principal {
     fn tenant(&self) -> TenantId {
-        self.entity
+        self.tenant
     }
 }
 
@@ -279,7 +279,7 @@ async fn load_session(app: &AppState, token: &str) -> Result<Option<Session>, se
     Ok(user.and_then(|u| {
         Some(Session::User(Principal {
             user_id: u.id,
-            entity,
+            tenant: entity,
             name: u.name,
             role: Role::parse(&u.role)?,
         }))

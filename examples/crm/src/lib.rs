@@ -37,17 +37,19 @@ pub use error::CryptoError;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
+use http::request::Parts;
 use sea_orm::DatabaseConnection;
 use tenancy_config::ConfigRegistry;
 use tenancy_core::Domain;
 use tenancy_core::directory::TenantDirectory;
 use tenancy_seaorm::config_store::SeaOrmConfigStore;
 use tenancy_seaorm::{SeaOrmDirectory, TableRegistry, TenantConnection};
-use tenancy_tower::host::parse_host;
+use tenancy_tower::MissingTenant;
+use tenancy_tower::host::{TrustedProxies, request_host};
 use tenancy_tower::resolver::ExactHost;
 use tenancy_tower::session::BindSessionLayer;
-use tenancy_tower::{ResolveTenantLayer, TenantId};
+use tenancy_tower::{ResolveTenantLayer, TenantContext, TenantId};
 use tower::ServiceExt as _;
 
 /// Everything a route needs. Cheap to clone.
@@ -101,6 +103,26 @@ impl AppState {
     }
 }
 
+/// The request's tenant-scoped connection, for the tenant the resolver
+/// established for this request, never one read from the session: a
+/// query's scope doesn't depend on `BindSessionLayer` having run. Built from
+/// the request's [`TenantContext`] and the app state, as axum's sqlx example
+/// builds its connection extractor.
+#[derive(Debug, Clone)]
+pub struct TenantDb(pub TenantConnection<DatabaseConnection>);
+
+impl FromRequestParts<AppState> for TenantDb {
+    type Rejection = MissingTenant;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, MissingTenant> {
+        let ctx = parts
+            .extensions
+            .get::<TenantContext>()
+            .ok_or(MissingTenant)?;
+        Ok(Self(app.scoped(ctx.tenant())))
+    }
+}
+
 /// The whole application: the admin domain goes to the platform router,
 /// every other host through the tenant layers to the company router.
 pub fn app(state: AppState) -> Router {
@@ -119,11 +141,10 @@ pub fn app(state: AppState) -> Router {
     ));
     let admin = state.admin_domain.clone();
     Router::new().fallback_service(tower::service_fn(move |req: Request| {
-        let on_admin = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| parse_host(h.as_bytes()).ok())
-            .is_some_and(|h| h.domain() == Some(&admin));
+        // The library's host rule, as the tenant layer applies it
+        // (`:authority` and `Host` must agree; no proxy is trusted here).
+        let on_admin = request_host(req.uri(), req.headers(), None, &TrustedProxies::new())
+            .is_ok_and(|h| h.domain() == Some(&admin));
         let (company, platform) = (company.clone(), platform.clone());
         async move {
             if on_admin {

@@ -15,7 +15,8 @@ use crate::auth::{self, Principal, Role};
 use crate::config::{DISPOSITIONS, SEQUENTIAL_STAGES};
 use crate::entities::{account, call, lead, stage, user};
 use crate::error::{AppError, AppResult};
-use crate::{AppState, new_id, now, report};
+use crate::{AppState, TenantDb, new_id, now, report};
+use tenancy_seaorm::TenantConnection;
 
 /// A sign-in.
 #[derive(Debug, Deserialize)]
@@ -34,7 +35,7 @@ pub async fn login(
     Json(creds): Json<Credentials>,
 ) -> AppResult<impl IntoResponse> {
     let principal = sign_in(&app, ctx.tenant(), &creds).await?;
-    let token = auth::open_session(&app, Some(principal.entity), principal.user_id).await?;
+    let token = auth::open_session(&app, Some(principal.tenant), principal.user_id).await?;
     Ok((
         jar.add(session_cookie(token)),
         Json(json!({ "name": principal.name, "role": principal.role.as_str() })),
@@ -54,7 +55,7 @@ pub(crate) async fn sign_in(
     match user {
         Some(u) if auth::verify_password(&creds.password, &u.password_hash) => Ok(Principal {
             user_id: u.id,
-            entity: tenant,
+            tenant,
             name: u.name,
             role: Role::parse(&u.role).ok_or_else(|| AppError::Internal("bad role".into()))?,
         }),
@@ -72,7 +73,7 @@ pub(crate) fn session_cookie(token: String) -> Cookie<'static> {
 
 /// `GET /api/me`.
 pub async fn me(State(app): State<AppState>, me: Principal) -> AppResult<Json<Value>> {
-    let config = app.config.tenant(me.entity);
+    let config = app.config.tenant(me.tenant);
     Ok(Json(json!({
         "name": me.name,
         "role": me.role.as_str(),
@@ -81,15 +82,12 @@ pub async fn me(State(app): State<AppState>, me: Principal) -> AppResult<Json<Va
 }
 
 /// `GET /api/leads` (agent and up).
-pub async fn leads(
-    State(app): State<AppState>,
-    me: Principal,
-) -> AppResult<Json<Vec<lead::Model>>> {
+pub async fn leads(me: Principal, TenantDb(db): TenantDb) -> AppResult<Json<Vec<lead::Model>>> {
     me.require(Role::Agent, "list leads")?;
     let leads = lead::Entity::find()
         .order_by_asc(lead::Column::CreatedAt)
         .order_by_asc(lead::Column::Id)
-        .all(&app.scoped(me.entity))
+        .all(&db)
         .await?;
     Ok(Json(leads))
 }
@@ -97,18 +95,18 @@ pub async fn leads(
 /// `GET /api/leads/{id}`: 404 for another company's id, exactly as for an
 /// id that does not exist.
 pub async fn lead(
-    State(app): State<AppState>,
     me: Principal,
+    TenantDb(db): TenantDb,
     Path(id): Path<i64>,
 ) -> AppResult<Json<lead::Model>> {
     me.require(Role::Agent, "read leads")?;
-    find_lead(&app, &me, id).await.map(Json)
+    find_lead(&db, id).await.map(Json)
 }
 
-async fn find_lead(app: &AppState, me: &Principal, id: i64) -> AppResult<lead::Model> {
+async fn find_lead(db: &TenantConnection, id: i64) -> AppResult<lead::Model> {
     lead::Entity::find()
         .filter(lead::Column::Id.eq(id))
-        .one(&app.scoped(me.entity))
+        .one(db)
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -126,8 +124,8 @@ pub struct NewLead {
 
 /// `POST /api/leads` (manager and up): the lead starts in the first stage.
 pub async fn create_lead(
-    State(app): State<AppState>,
     me: Principal,
+    TenantDb(db): TenantDb,
     Json(new): Json<NewLead>,
 ) -> AppResult<(http::StatusCode, Json<lead::Model>)> {
     me.require(Role::Manager, "create leads")?;
@@ -136,7 +134,7 @@ pub async fn create_lead(
             "name is required (at most 120 characters), phone at most 40".into(),
         ));
     }
-    let scoped = app.scoped(me.entity);
+    let scoped = db.clone();
     if let Some(account_id) = new.account_id
         && account::Entity::find()
             .filter(account::Column::Id.eq(account_id))
@@ -153,7 +151,7 @@ pub async fn create_lead(
         .await?
         .ok_or_else(|| AppError::Unprocessable("this company has no pipeline".into()))?;
     let model = lead::Model {
-        entity_id: me.entity.get(),
+        entity_id: db.tenant().get(),
         id: new_id()?,
         account_id: new.account_id,
         stage_id: first.id,
@@ -189,12 +187,13 @@ pub struct StageMove {
 pub async fn move_stage(
     State(app): State<AppState>,
     me: Principal,
+    TenantDb(db): TenantDb,
     Path(id): Path<i64>,
     Json(to): Json<StageMove>,
 ) -> AppResult<Json<lead::Model>> {
     me.require(Role::Agent, "move leads")?;
-    let mut lead = find_lead(&app, &me, id).await?;
-    let scoped = app.scoped(me.entity);
+    let mut lead = find_lead(&db, id).await?;
+    let scoped = db.clone();
     let stages = stage::Entity::find().all(&scoped).await?;
     let (Some(from), Some(target)) = (
         stages.iter().find(|s| s.id == lead.stage_id),
@@ -210,7 +209,7 @@ pub async fn move_stage(
             "that stage is in another pipeline".into(),
         ));
     }
-    if app.config.get(me.entity, &SEQUENTIAL_STAGES)? && (target.ord - from.ord).abs() > 1 {
+    if app.config.get(db.tenant(), &SEQUENTIAL_STAGES)? && (target.ord - from.ord).abs() > 1 {
         return Err(AppError::Unprocessable(format!(
             "this company moves leads one stage at a time: from {:?} the next stage is the one after it, not {:?}",
             from.name, target.name
@@ -229,29 +228,26 @@ pub async fn move_stage(
 }
 
 /// `GET /api/stages`.
-pub async fn stages(
-    State(app): State<AppState>,
-    me: Principal,
-) -> AppResult<Json<Vec<stage::Model>>> {
+pub async fn stages(me: Principal, TenantDb(db): TenantDb) -> AppResult<Json<Vec<stage::Model>>> {
     me.require(Role::Agent, "list stages")?;
     Ok(Json(
         stage::Entity::find()
             .order_by_asc(stage::Column::Ord)
-            .all(&app.scoped(me.entity))
+            .all(&db)
             .await?,
     ))
 }
 
 /// `GET /api/accounts/{id}`.
 pub async fn account(
-    State(app): State<AppState>,
     me: Principal,
+    TenantDb(db): TenantDb,
     Path(id): Path<i64>,
 ) -> AppResult<Json<account::Model>> {
     me.require(Role::Agent, "read accounts")?;
     account::Entity::find()
         .filter(account::Column::Id.eq(id))
-        .one(&app.scoped(me.entity))
+        .one(&db)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound)
@@ -276,9 +272,10 @@ pub struct NewCall {
 pub async fn log_call(
     State(app): State<AppState>,
     me: Principal,
+    TenantDb(db): TenantDb,
     Json(new): Json<NewCall>,
 ) -> AppResult<(http::StatusCode, Json<call::Model>)> {
-    record_call(&app, &me, new)
+    record_call(&app, &me, &db, new)
         .await
         .map(|c| (http::StatusCode::CREATED, Json(c)))
 }
@@ -286,10 +283,11 @@ pub async fn log_call(
 pub(crate) async fn record_call(
     app: &AppState,
     me: &Principal,
+    db: &TenantConnection,
     new: NewCall,
 ) -> AppResult<call::Model> {
     me.require(Role::Agent, "log calls")?;
-    let allowed = app.config.get(me.entity, &DISPOSITIONS)?;
+    let allowed = app.config.get(db.tenant(), &DISPOSITIONS)?;
     if !allowed.contains(&new.disposition) {
         return Err(AppError::Unprocessable(format!(
             "disposition {:?} is not one of this company's: {}",
@@ -303,9 +301,9 @@ pub(crate) async fn record_call(
         ));
     }
     // The lead must be this company's: another company's id is a 404.
-    find_lead(app, me, new.lead_id).await?;
+    find_lead(db, new.lead_id).await?;
     let model = call::Model {
-        entity_id: me.entity.get(),
+        entity_id: db.tenant().get(),
         id: new_id()?,
         lead_id: new.lead_id,
         agent_id: me.user_id,
@@ -324,30 +322,30 @@ pub(crate) async fn record_call(
         outcome: Set(model.outcome.clone()),
         created_at: Set(model.created_at),
     })
-    .exec_without_returning(&app.scoped(me.entity))
+    .exec_without_returning(db)
     .await?;
     Ok(model)
 }
 
 /// `GET /api/calls/{id}`.
 pub async fn call(
-    State(app): State<AppState>,
     me: Principal,
+    TenantDb(db): TenantDb,
     Path(id): Path<i64>,
 ) -> AppResult<Json<call::Model>> {
     me.require(Role::Agent, "read calls")?;
     call::Entity::find()
         .filter(call::Column::Id.eq(id))
-        .one(&app.scoped(me.entity))
+        .one(&db)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound)
 }
 
 /// `GET /api/report` (manager and up).
-pub async fn report(State(app): State<AppState>, me: Principal) -> AppResult<Json<report::Report>> {
+pub async fn report(me: Principal, TenantDb(db): TenantDb) -> AppResult<Json<report::Report>> {
     me.require(Role::Manager, "read reports")?;
-    Ok(Json(report::build(&app.scoped(me.entity)).await?))
+    Ok(Json(report::build(&db).await?))
 }
 
 /// `GET /api/config` (admin): every key with this company's value and its
@@ -356,7 +354,7 @@ pub async fn config(State(app): State<AppState>, me: Principal) -> AppResult<Jso
     me.require(Role::Admin, "read the configuration")?;
     Ok(Json(json!({
         "keys": app.config.keys(),
-        "effective": app.config.effective(me.entity),
+        "effective": app.config.effective(me.tenant),
     })))
 }
 
@@ -369,9 +367,9 @@ pub async fn set_config(
     Json(value): Json<Value>,
 ) -> AppResult<Json<Value>> {
     me.require(Role::Admin, "change the configuration")?;
-    let actor = format!("user:{}@entity:{}", me.user_id, me.entity);
+    let actor = format!("user:{}@entity:{}", me.user_id, me.tenant);
     app.config
-        .set_json(&actor, Scope::Tenant(me.entity), &key, value)
+        .set_json(&actor, Scope::Tenant(me.tenant), &key, value)
         .await?;
     Ok(Json(json!({ "ok": true })))
 }

@@ -16,7 +16,8 @@ use crate::auth::{self, Principal, Role};
 use crate::config::{BRAND_COLOR, DISPOSITIONS, SHOW_ACCOUNTS, SHOW_TALK_TIME};
 use crate::entities::{account, lead, stage};
 use crate::error::{AppError, AppResult};
-use crate::{AppState, report};
+use crate::{AppState, TenantDb, report};
+use tenancy_seaorm::TenantConnection;
 
 fn page(company: &str, brand: &str, who: Option<&Principal>, body: Markup) -> Markup {
     html! {
@@ -77,7 +78,7 @@ pub async fn login(
 ) -> AppResult<Response> {
     match api::sign_in(&app, tenant.id, &creds).await {
         Ok(me) => {
-            let token = auth::open_session(&app, Some(me.entity), me.user_id).await?;
+            let token = auth::open_session(&app, Some(me.tenant), me.user_id).await?;
             Ok((jar.add(api::session_cookie(token)), Redirect::to("/leads")).into_response())
         }
         Err(AppError::Unauthorized) => {
@@ -105,20 +106,25 @@ pub async fn logout(State(app): State<AppState>, jar: CookieJar) -> AppResult<Re
 pub async fn leads(
     State(app): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
+    TenantDb(db): TenantDb,
     me: Option<Principal>,
 ) -> AppResult<Response> {
     let Some(me) = me else {
         return Ok(Redirect::to("/").into_response());
     };
     me.require(Role::Agent, "list leads")?;
-    let body = leads_body(&app, &me, None).await?;
+    let body = leads_body(&app, &db, None).await?;
     let brand = app.config.get(tenant.id, &BRAND_COLOR)?;
     Ok(page(&tenant.name, &brand, Some(&me), body).into_response())
 }
 
-async fn leads_body(app: &AppState, me: &Principal, error: Option<&str>) -> AppResult<Markup> {
-    let scoped = app.scoped(me.entity);
-    let config = app.config.tenant(me.entity);
+async fn leads_body(
+    app: &AppState,
+    db: &TenantConnection,
+    error: Option<&str>,
+) -> AppResult<Markup> {
+    let scoped = db.clone();
+    let config = app.config.tenant(db.tenant());
     let dispositions = config.get(&DISPOSITIONS)?;
     let show_accounts = config.get(&SHOW_ACCOUNTS)?;
     let leads = lead::Entity::find()
@@ -183,6 +189,7 @@ pub struct CallForm {
 pub async fn log_call(
     State(app): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
+    TenantDb(db): TenantDb,
     me: Principal,
     Form(form): Form<CallForm>,
 ) -> AppResult<Response> {
@@ -192,11 +199,11 @@ pub async fn log_call(
         duration_s: form.duration_s,
         outcome: form.outcome,
     };
-    match api::record_call(&app, &me, new).await {
+    match api::record_call(&app, &me, &db, new).await {
         Ok(_) => Ok(Redirect::to("/leads").into_response()),
         Err(AppError::Unprocessable(message)) => {
             let brand = app.config.get(tenant.id, &BRAND_COLOR)?;
-            let body = leads_body(&app, &me, Some(&message)).await?;
+            let body = leads_body(&app, &db, Some(&message)).await?;
             Ok((
                 http::StatusCode::UNPROCESSABLE_ENTITY,
                 page(&tenant.name, &brand, Some(&me), body),
@@ -211,11 +218,12 @@ pub async fn log_call(
 pub async fn report(
     State(app): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
+    TenantDb(db): TenantDb,
     me: Principal,
 ) -> AppResult<Response> {
     me.require(Role::Manager, "read reports")?;
-    let report = report::build(&app.scoped(me.entity)).await?;
-    let show_talk = app.config.get(me.entity, &SHOW_TALK_TIME)?;
+    let report = report::build(&db).await?;
+    let show_talk = app.config.get(db.tenant(), &SHOW_TALK_TIME)?;
     let brand = app.config.get(tenant.id, &BRAND_COLOR)?;
     let body = html! {
         h1 { "Report" }
