@@ -1,11 +1,12 @@
-//! axum extractors for the resolved tenant (feature `axum`).
+//! The axum extractor for the resolved tenant (feature `axum`):
+//! [`CurrentTenant`], the directory record with its id and context.
 //!
 //! ```
 //! use axum::{Router, routing::get};
 //! use tenancy_tower::CurrentTenant;
 //!
-//! async fn whoami(CurrentTenant(tenant): CurrentTenant) -> String {
-//!     format!("you are on {}", tenant.name)
+//! async fn whoami(tenant: CurrentTenant) -> String {
+//!     format!("you are on {} (tenant {})", tenant.record().name, tenant.id())
 //! }
 //!
 //! let app: Router = Router::new().route("/whoami", get(whoami));
@@ -14,10 +15,9 @@
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use tenancy_core::TenantContext;
 
 use crate::CurrentTenant;
-// The extractors' rejection, here where axum users look for it.
+// The extractor's rejection, here where axum users look for it.
 pub use crate::rejection::MissingTenant;
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
@@ -25,22 +25,5 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentTenant {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Self>().cloned().ok_or(MissingTenant)
-    }
-}
-
-/// The resolved tenant's [`TenantContext`], as an extractor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tenant(pub TenantContext);
-
-impl<S: Send + Sync> FromRequestParts<S> for Tenant {
-    type Rejection = MissingTenant;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<TenantContext>()
-            .cloned()
-            .map(Tenant)
-            .ok_or(MissingTenant)
     }
 }

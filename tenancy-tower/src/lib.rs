@@ -9,8 +9,8 @@
 //! - [`session::BindSessionLayer`] refuses a session issued for another tenant.
 //! - [`limit::TenantConcurrencyLimitLayer`] caps each tenant's requests in
 //!   flight, so one busy tenant cannot starve the others.
-//! - With the `axum` feature, [`CurrentTenant`] and `extract::Tenant` are
-//!   extractors.
+//! - With the `axum` feature, [`CurrentTenant`] (the record, its id and
+//!   context) is an extractor.
 //!
 //! # Example
 //!
@@ -47,7 +47,7 @@
 //!
 //! # Feature flags
 //!
-//! - `axum`: the [`CurrentTenant`] and `extract::Tenant` extractors, and
+//! - `axum`: the [`CurrentTenant`] extractor, and
 //!   axum's `ConnectInfo<SocketAddr>` as the peer address for
 //!   [`host::TrustedProxies`].
 //!

@@ -18,10 +18,40 @@ mod service;
 use std::sync::Arc;
 
 use tenancy_core::directory::Tenant;
+use tenancy_core::{TenantContext, TenantId};
 
 pub use layer::ResolveTenantLayer;
 pub use service::ResolveTenant;
 
-/// The resolved tenant's directory record, in the request extensions.
+/// The resolved tenant, in the request extensions: its directory record,
+/// its id and its [`TenantContext`]. With the `axum` feature it is also
+/// the extractor (rejecting with [`MissingTenant`](crate::MissingTenant)).
+///
+/// ```
+/// use tenancy_core::directory::Tenant;
+/// use tenancy_tower::CurrentTenant;
+///
+/// let current = CurrentTenant(std::sync::Arc::new(Tenant::new(2, "stone", "Stone")));
+/// assert_eq!(current.id(), 2.into());
+/// assert_eq!(current.context().tenant(), current.id());
+/// assert_eq!(current.record().slug, "stone");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentTenant(pub Arc<Tenant>);
+
+impl CurrentTenant {
+    /// The tenant's id.
+    pub fn id(&self) -> TenantId {
+        self.0.id
+    }
+
+    /// The tenant's directory record.
+    pub fn record(&self) -> &Tenant {
+        &self.0
+    }
+
+    /// The context the resolver runs the request in.
+    pub fn context(&self) -> TenantContext {
+        TenantContext::new(self.0.id)
+    }
+}

@@ -15,7 +15,6 @@ use tenancy_core::Domain;
 use tenancy_core::directory::{Tenant, TenantDirectory};
 use tenancy_seaorm::{SeaOrmDirectory, TableRegistry, TenantConnection};
 use tenancy_testkit::{exec, for_each_backend, rows};
-use tenancy_tower::extract::Tenant as TenantExtractor;
 use tenancy_tower::resolver::ExactHost;
 use tenancy_tower::{CurrentTenant, ResolveTenantLayer};
 use tower::ServiceExt;
@@ -46,8 +45,8 @@ async fn app(conn: DatabaseConnection) -> Router {
         .build()
         .unwrap();
 
-    let leads = move |CurrentTenant(tenant): CurrentTenant,
-                      TenantExtractor(ctx): TenantExtractor| {
+    let leads = move |current: CurrentTenant| {
+        let (tenant, ctx) = (current.record().clone(), current.context());
         let (conn, registry) = (conn.clone(), registry.clone());
         async move {
             assert_eq!(tenant.id, ctx.tenant());

@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tenancy_config::Scope;
-use tenancy_tower::extract::Tenant;
+use tenancy_tower::CurrentTenant;
 
 use crate::auth::{self, Principal, Role};
 use crate::config::{DISPOSITIONS, SEQUENTIAL_STAGES};
@@ -30,11 +30,11 @@ pub struct Credentials {
 /// `POST /api/login`: a session for a user of *this* company.
 pub async fn login(
     State(app): State<AppState>,
-    Tenant(ctx): Tenant,
+    tenant: CurrentTenant,
     jar: CookieJar,
     Json(creds): Json<Credentials>,
 ) -> AppResult<impl IntoResponse> {
-    let principal = sign_in(&app, ctx.tenant(), &creds).await?;
+    let principal = sign_in(&app, tenant.id(), &creds).await?;
     let token = auth::open_session(&app, Some(principal.tenant), principal.user_id).await?;
     Ok((
         jar.add(session_cookie(token)),
