@@ -11,9 +11,7 @@ use tenancy_core::TenantId;
 use tracing::Instrument;
 
 use crate::{
-    Refusal, TableRegistry,
-    plan::Plan,
-    rewrite,
+    TableRegistry,
     rls::{self, RlsError, VerifiedRls},
 };
 
@@ -74,15 +72,19 @@ use crate::{
 pub struct TenantConnection<C = DatabaseConnection> {
     conn: C,
     scope: Scope,
-    /// In RLS mode: runs each single statement in its own transaction that
-    /// sets the tenant first.
-    wrap: Option<Arc<dyn Wrap>>,
+    /// RLS mode, the one place it is recorded: the setting each transaction
+    /// sets, and how a single statement gets a transaction of its own. The
+    /// rewrite stays on: RLS is a second wall, never a replacement.
+    rls: Option<Arc<dyn Wrap>>,
 }
 
 /// A transaction begun on a [`TenantConnection`]; scoped the same way.
 pub struct TenantTransaction<T = DatabaseTransaction> {
     txn: T,
     scope: Scope,
+    /// Whether the tenant was set in it for row-level security (once, at
+    /// `BEGIN`; nested transactions inherit it).
+    rls: bool,
 }
 
 /// What both the connection and its transactions carry.
@@ -90,21 +92,13 @@ pub struct TenantTransaction<T = DatabaseTransaction> {
 struct Scope {
     registry: TableRegistry,
     tenant: TenantId,
-    rls: Option<RlsScope>,
-}
-
-/// RLS mode: the setting each transaction sets. The rewrite stays on: RLS
-/// is a second wall, never a replacement.
-#[derive(Clone)]
-struct RlsScope {
-    setting: Arc<str>,
 }
 
 impl<C> fmt::Debug for TenantConnection<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantConnection")
             .field("tenant", &self.scope.tenant)
-            .field("rls", &self.scope.rls.is_some())
+            .field("rls", &self.is_rls())
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +107,7 @@ impl<T> fmt::Debug for TenantTransaction<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TenantTransaction")
             .field("tenant", &self.scope.tenant)
-            .field("rls", &self.scope.rls.is_some())
+            .field("rls", &self.rls)
             .finish_non_exhaustive()
     }
 }
@@ -126,9 +120,8 @@ impl<C> TenantConnection<C> {
             scope: Scope {
                 registry,
                 tenant: tenant.into(),
-                rls: None,
             },
-            wrap: None,
+            rls: None,
         }
     }
 
@@ -156,7 +149,7 @@ impl<C> TenantConnection<C> {
     /// Whether this connection is in RLS mode (see
     /// [`with_rls`](Self::with_rls)).
     pub fn is_rls(&self) -> bool {
-        self.scope.rls.is_some()
+        self.rls.is_some()
     }
 }
 
@@ -197,10 +190,7 @@ where
     /// # }
     /// ```
     pub fn with_rls(mut self, rls: &VerifiedRls) -> Self {
-        self.scope.rls = Some(RlsScope {
-            setting: Arc::clone(&rls.setting),
-        });
-        self.wrap = Some(Arc::new(InTransaction {
+        self.rls = Some(Arc::new(InTransaction {
             conn: self.conn.clone(),
             setting: Arc::clone(&rls.setting),
             tenant: self.scope.tenant,
@@ -209,11 +199,13 @@ where
     }
 }
 
-/// Runs one statement in its own transaction (RLS mode, outside a
-/// transaction). Type-erased so the connection's trait impls keep their
-/// bounds: only [`TenantConnection::with_rls`] needs `TransactionTrait`.
+/// RLS mode: the setting, and one statement run in its own transaction
+/// that sets it (outside a transaction). Type-erased so the connection's
+/// trait impls keep their bounds: only [`TenantConnection::with_rls`] needs
+/// `TransactionTrait`.
 #[async_trait::async_trait]
 trait Wrap: Send + Sync {
+    fn setting(&self) -> &str;
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr>;
     async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr>;
     async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr>;
@@ -264,6 +256,10 @@ where
     C: ConnectionTrait + TransactionTrait + Send + Sync,
     C::Transaction: Sync,
 {
+    fn setting(&self) -> &str {
+        &self.setting
+    }
+
     async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         let txn = self.begin().await?;
         let result = txn.execute_raw(stmt).await;
@@ -289,23 +285,24 @@ fn not_postgres(backend: DbBackend) -> DbErr {
 
 impl<C> TenantConnection<C> {
     fn wrapper(&self) -> Option<&dyn Wrap> {
-        self.wrap.as_deref()
+        self.rls.as_deref()
     }
 
     /// Wraps a transaction just begun on the inner connection; in RLS mode,
     /// sets the tenant in it first.
     async fn start<T: ConnectionTrait>(&self, txn: T) -> Result<TenantTransaction<T>, DbErr> {
-        if let Some(rls) = &self.scope.rls {
+        if let Some(rls) = &self.rls {
             let backend = txn.get_database_backend();
             if backend != DbBackend::Postgres {
                 return Err(not_postgres(backend));
             }
-            txn.execute_raw(rls::set_tenant(&rls.setting, self.scope.tenant))
+            txn.execute_raw(rls::set_tenant(rls.setting(), self.scope.tenant))
                 .await?;
         }
         Ok(TenantTransaction {
             txn,
             scope: self.scope.clone(),
+            rls: self.rls.is_some(),
         })
     }
 }
@@ -325,11 +322,8 @@ impl<T> TenantTransaction<T> {
     pub(crate) fn scope_own(txn: T, registry: TableRegistry, tenant: TenantId) -> Self {
         Self {
             txn,
-            scope: Scope {
-                registry,
-                tenant,
-                rls: None,
-            },
+            scope: Scope { registry, tenant },
+            rls: false,
         }
     }
 
@@ -339,78 +333,17 @@ impl<T> TenantTransaction<T> {
     }
 }
 
-impl TableRegistry {
-    /// Rewrites `stmt` for `tenant` exactly as a [`TenantConnection`] would
-    /// before sending it: useful to look at the SQL, or to `EXPLAIN` it.
-    ///
-    /// Uses and fills the plan cache.
-    ///
-    /// ```
-    /// use sea_orm::{DbBackend, Statement};
-    /// use tenancy_seaorm::TableRegistry;
-    ///
-    /// let registry = TableRegistry::builder().scoped_table("leads").build().unwrap();
-    /// let stmt = Statement::from_sql_and_values(
-    ///     DbBackend::Postgres,
-    ///     r#"SELECT "name" FROM "leads" WHERE "id" = $1"#,
-    ///     [7.into()],
-    /// );
-    /// let scoped = registry.scope_statement(stmt, 1.into()).unwrap();
-    /// assert_eq!(
-    ///     scoped.sql,
-    ///     r#"SELECT "name" FROM "leads" WHERE ("id" = $1) AND "leads"."entity_id" = $2"#
-    /// );
-    /// assert_eq!(scoped.values.unwrap().0, vec![7.into(), 1_i64.into()]);
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The [`Refusal`] a connection would return.
-    pub fn scope_statement(&self, stmt: Statement, tenant: TenantId) -> Result<Statement, Refusal> {
-        self.scope_with_kind(stmt, tenant).map(|(stmt, _)| stmt)
-    }
-
-    fn scope_with_kind(
-        &self,
-        stmt: Statement,
-        tenant: TenantId,
-    ) -> Result<(Statement, &'static str), Refusal> {
-        let plan = self.plan(stmt.db_backend, &stmt.sql)?;
-        let scoped = plan.bind(stmt.db_backend, stmt.values, tenant)?;
-        Ok((scoped, plan.kind))
-    }
-
-    pub(crate) fn plan(&self, backend: DbBackend, sql: &str) -> Result<Arc<Plan>, Refusal> {
-        let flavor = rewrite::Flavor::of(backend)?;
-        let cache = &self.inner.cache;
-        if let Some(plan) = cache.get(flavor, sql) {
-            return Ok(plan);
-        }
-        let plan = Arc::new(rewrite::plan(&self.inner, flavor, sql)?);
-        cache.insert(flavor, sql.to_owned(), Arc::clone(&plan));
-        Ok(plan)
-    }
-
-    /// The rewritten SQL for `sql`, bypassing the cache. For inspection and
-    /// for measuring the cost of a cache miss.
-    ///
-    /// # Errors
-    ///
-    /// The [`Refusal`] a connection would return.
-    pub fn rewrite_uncached(&self, backend: DbBackend, sql: &str) -> Result<String, Refusal> {
-        let flavor = rewrite::Flavor::of(backend)?;
-        rewrite::plan(&self.inner, flavor, sql).map(|plan| plan.sql)
-    }
-}
-
 impl Scope {
     /// Rewrites `stmt`, or logs and returns the refusal. The span carries the
     /// tenant for whatever the driver logs while running the statement.
     fn prepare(&self, stmt: Statement) -> Result<(Statement, tracing::Span), DbErr> {
         match self.registry.scope_with_kind(stmt, self.tenant) {
             Ok((stmt, kind)) => {
-                let span =
-                    tracing::debug_span!("tenancy.statement", tenant = self.tenant.get(), kind);
+                let span = tracing::debug_span!(
+                    "tenancy.statement",
+                    tenant = self.tenant.get(),
+                    kind = kind.as_str()
+                );
                 Ok((stmt, span))
             }
             Err(refusal) => {
@@ -593,6 +526,7 @@ where
         Ok(TenantTransaction {
             txn,
             scope: self.scope.clone(),
+            rls: self.rls,
         })
     }
 
@@ -608,6 +542,7 @@ where
         Ok(TenantTransaction {
             txn,
             scope: self.scope.clone(),
+            rls: self.rls,
         })
     }
 
@@ -619,6 +554,7 @@ where
         Ok(TenantTransaction {
             txn,
             scope: self.scope.clone(),
+            rls: self.rls,
         })
     }
 

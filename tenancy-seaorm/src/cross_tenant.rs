@@ -52,7 +52,7 @@ use sea_orm::{
     TransactionSession, TransactionTrait,
 };
 
-use crate::{Refusal, TableRegistry, rewrite};
+use crate::{Refusal, TableRegistry};
 
 /// One cross-tenant read, as the audit sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,31 +155,20 @@ impl<C> CrossTenantReader<C> {
 impl<C: ConnectionTrait + TransactionTrait + Send + Sync> CrossTenantReader<C> {
     /// Checks, audits and re-renders `stmt`; the statement to run.
     async fn checked(&self, stmt: Statement) -> Result<Statement, DbErr> {
-        let backend = stmt.db_backend;
-        let plan = self
+        let stmt = self
             .registry
-            .plan(backend, &stmt.sql)
-            .map_err(Refusal::into_db_err)?;
-        if plan.kind != "select" {
-            return Err(Refusal::ReadOnly(plan.kind.to_uppercase()).into_db_err());
-        }
-        let flavor = rewrite::Flavor::of(backend).map_err(Refusal::into_db_err)?;
-        let sql = rewrite::render_read(&self.registry.inner, flavor, &stmt.sql)
+            .read_statement(stmt)
             .map_err(Refusal::into_db_err)?;
         let read = CrossTenantRead {
             actor: self.actor.clone(),
             purpose: self.purpose.clone(),
-            sql: sql.clone(),
+            sql: stmt.sql.clone(),
         };
         if let Err(e) = self.audit.record(&read).await {
             tracing::warn!(actor = %self.actor, error = %e, "cross-tenant read refused: audit failed");
             return Err(Refusal::Unaudited(e.to_string()).into_db_err());
         }
-        Ok(Statement {
-            sql,
-            values: stmt.values,
-            db_backend: backend,
-        })
+        Ok(stmt)
     }
 
     /// Whether reads run in a `READ ONLY` transaction (SQLite has none).

@@ -199,12 +199,14 @@ pub mod config_store;
 mod connection;
 pub mod cross_tenant;
 pub mod directory_store;
+mod flavor;
 pub mod lifecycle;
 mod plan;
 mod refusal;
 mod registry;
 mod rewrite;
 pub mod rls;
+mod rules;
 
 pub use audit::{AuditError, Finding};
 pub use config_store::SeaOrmConfigStore;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sea_orm::{DbBackend, Statement, Value, Values};
 use tenancy_core::TenantId;
 
-use crate::{Refusal, rewrite::Flavor};
+use crate::{Refusal, flavor::Flavor};
 
 /// Where each parameter of the rewritten SQL comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,27 @@ pub(crate) enum TenantCheck {
     Literal(i64),
 }
 
+/// What a statement does, for tracing and for the read-only check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatementKind {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl StatementKind {
+    /// Lowercase, as the `kind` field of the `tenancy.statement` span.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Select => "select",
+            Self::Insert => "insert",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+}
+
 /// A statement rewritten for its tenant, ready to bind.
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -44,8 +65,7 @@ pub(crate) struct Plan {
     pub(crate) checks: Vec<TenantCheck>,
     /// The target table and column of the checks, for the refusal message.
     pub(crate) checked_column: Option<(String, String)>,
-    /// `select`, `insert`, `update` or `delete`, for tracing.
-    pub(crate) kind: &'static str,
+    pub(crate) kind: StatementKind,
 }
 
 impl Plan {
@@ -56,6 +76,29 @@ impl Plan {
         values: Option<Values>,
         tenant: TenantId,
     ) -> Result<Statement, Refusal> {
+        self.bind_values(backend, values, Some(tenant))
+    }
+
+    /// Binds the caller's values into a plan that does not use the tenant
+    /// (a cross-tenant read). A plan that does is refused, never run with a
+    /// guess.
+    pub(crate) fn bind_unscoped(
+        &self,
+        backend: DbBackend,
+        values: Option<Values>,
+    ) -> Result<Statement, Refusal> {
+        self.bind_values(backend, values, None)
+    }
+
+    fn bind_values(
+        &self,
+        backend: DbBackend,
+        values: Option<Values>,
+        tenant: Option<TenantId>,
+    ) -> Result<Statement, Refusal> {
+        // Only `bind_unscoped` passes no tenant, and its plans have no
+        // tenant slot and no checks: reaching one is a planning bug, refused.
+        let no_tenant = || Refusal::Construct("a cross-tenant read that uses the tenant".into());
         let values = values.map(|v| v.0).unwrap_or_default();
         if values.len() != self.expected_values {
             return Err(Refusal::Parameters {
@@ -63,21 +106,24 @@ impl Plan {
                 values: values.len(),
             });
         }
-        for check in &self.checks {
-            let ok = match check {
-                TenantCheck::Param(i) => values.get(*i).and_then(as_i64) == Some(tenant.get()),
-                TenantCheck::Literal(v) => *v == tenant.get(),
-            };
-            if !ok {
-                let (table, column) = self.checked_column.clone().unwrap_or_default();
-                return Err(Refusal::ForeignTenant { table, column });
+        if !self.checks.is_empty() {
+            let tenant = tenant.ok_or_else(no_tenant)?;
+            for check in &self.checks {
+                let ok = match check {
+                    TenantCheck::Param(i) => values.get(*i).and_then(as_i64) == Some(tenant.get()),
+                    TenantCheck::Literal(v) => *v == tenant.get(),
+                };
+                if !ok {
+                    let (table, column) = self.checked_column.clone().unwrap_or_default();
+                    return Err(Refusal::ForeignTenant { table, column });
+                }
             }
         }
         let values =
             match &self.params {
                 Params::AppendTenant => {
                     let mut values = values;
-                    values.push(tenant.into());
+                    values.push(tenant.ok_or_else(no_tenant)?.into());
                     values
                 }
                 Params::AsGiven => values,
@@ -95,7 +141,7 @@ impl Plan {
                                     values: self.expected_values,
                                 },
                             ),
-                            None => Ok(tenant.into()),
+                            None => tenant.map(Into::into).ok_or_else(no_tenant),
                         })
                         .collect::<Result<Vec<_>, _>>()?
                 }

@@ -6,29 +6,17 @@
 
 use std::{collections::HashMap, fmt, sync::Arc};
 
-use sea_orm::{EntityTrait, Iterable};
-use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+use sea_orm::{DbBackend, EntityTrait, Iterable, Statement};
+use tenancy_core::TenantId;
 
-use crate::{plan::PlanCache, rewrite::Flavor};
-
-/// The tenant column used when a table does not name its own.
-pub const DEFAULT_TENANT_COLUMN: &str = "entity_id";
-
-/// How a registered table is treated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TableRule {
-    /// Every row belongs to one tenant, named by `column`.
-    Scoped {
-        /// The tenant column.
-        column: String,
-    },
-    /// Shared by all tenants.
-    Global {
-        /// Whether a tenant connection may write to it.
-        writable: bool,
-    },
-}
+pub use crate::rules::{DEFAULT_TENANT_COLUMN, TableRule};
+use crate::{
+    Refusal,
+    flavor::Flavor,
+    plan::{Plan, PlanCache, StatementKind},
+    rewrite,
+    rules::{Limits, Rules},
+};
 
 /// Errors building a [`TableRegistry`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,56 +62,33 @@ pub enum RegistryError {
 /// ```
 #[derive(Clone)]
 pub struct TableRegistry {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    /// Keyed by the table name as the database stores it.
-    tables: HashMap<String, TableRule>,
-    /// The same, keyed by lowercase name, for backends that ignore case.
-    tables_folded: HashMap<String, TableRule>,
-    /// Schema qualifiers that may prefix a registered name.
-    schemas: Vec<String>,
-    /// Functions the application vouches for, beyond the built-in allowlist,
-    /// ASCII-lowercased.
-    pub(crate) allowed_functions: Vec<String>,
-    pub(crate) limits: Limits,
-    pub(crate) cache: PlanCache,
-}
-
-/// Bounds on what the rewrite will parse, so that no statement can exhaust
-/// the stack or hold the executor: checked on the tokens, before the parser
-/// or any recursive walk sees the statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
-    pub(crate) max_bytes: usize,
-    pub(crate) max_depth: usize,
-}
-
-impl Limits {
-    /// 1 MiB: a 5,000-row bulk insert of ten bound columns is about 100 KiB.
-    pub(crate) const DEFAULT_MAX_BYTES: usize = 1 << 20;
-    /// Measured: every statement shape tried parses, rewrites, renders and
-    /// drops on a 2 MiB thread in a debug build up to 800 levels of the
-    /// estimate, and the first overflow comes between 800 and 1,200 (see
-    /// `rewrite::tests::deep_inputs_stay_within_the_stack`); release builds
-    /// use less stack per level.
-    pub(crate) const DEFAULT_MAX_DEPTH: usize = 256;
+struct Inner {
+    rules: Rules,
+    cache: PlanCache,
 }
 
 impl fmt::Debug for TableRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut tables: Vec<_> = self.inner.tables.iter().collect();
+        let mut tables: Vec<_> = self.inner.rules.tables.iter().collect();
         tables.sort_by(|a, b| a.0.cmp(b.0));
         f.debug_struct("TableRegistry")
             .field("tables", &tables)
-            .field("schemas", &self.inner.schemas)
+            .field("schemas", &self.inner.rules.schemas)
             .field("cached_plans", &self.inner.cache.len())
             .finish()
     }
 }
 
 impl TableRegistry {
+    /// The rules the rewrite reads, for the lookup tests.
+    #[cfg(test)]
+    pub(crate) fn rules(&self) -> &Rules {
+        &self.inner.rules
+    }
+
     /// Starts a registry.
     pub fn builder() -> TableRegistryBuilder {
         TableRegistryBuilder::default()
@@ -131,7 +96,7 @@ impl TableRegistry {
 
     /// The rule for a table, by the name the database stores it under.
     pub fn rule(&self, table: &str) -> Option<&TableRule> {
-        self.inner.tables.get(table)
+        self.inner.rules.tables.get(table)
     }
 
     /// The tenant-scoped tables and their tenant columns, sorted by table
@@ -152,6 +117,7 @@ impl TableRegistry {
     pub fn scoped_tables(&self) -> Vec<(&str, &str)> {
         let mut tables: Vec<_> = self
             .inner
+            .rules
             .tables
             .iter()
             .filter_map(|(table, rule)| match rule {
@@ -161,81 +127,6 @@ impl TableRegistry {
             .collect();
         tables.sort_unstable();
         tables
-    }
-}
-
-impl Inner {
-    /// Looks up a table reference as written in SQL, following the backend's
-    /// rules for case. `None` means refused.
-    pub(crate) fn lookup(
-        &self,
-        backend: Flavor,
-        name: &ObjectName,
-    ) -> Option<(String, &TableRule)> {
-        let parts: Vec<&Ident> = name
-            .0
-            .iter()
-            .map(|part| match part {
-                ObjectNamePart::Identifier(ident) => Some(ident),
-                ObjectNamePart::Function(_) => None,
-            })
-            .collect::<Option<_>>()?;
-        let (table, qualifier) = match parts.as_slice() {
-            [table] => (*table, None),
-            [schema, table] => (*table, Some(*schema)),
-            _ => return None,
-        };
-        if let Some(schema) = qualifier {
-            let schema = normalize(backend, schema);
-            if !self.schemas.iter().any(|s| fold_eq(backend, s, &schema)) {
-                return None;
-            }
-        }
-        let table = normalize(backend, table);
-        let rule = match backend {
-            Flavor::Sqlite => self.tables_folded.get(&table.to_ascii_lowercase()),
-            _ => self.tables.get(&table),
-        }?;
-        Some((table, rule))
-    }
-
-    /// Whether `name` equals a registered table's name ignoring ASCII case:
-    /// a CTE or alias by that name could be read as the table on some
-    /// server, so it is refused on every backend.
-    pub(crate) fn shadows_table(&self, name: &str) -> bool {
-        self.tables_folded.contains_key(&name.to_ascii_lowercase())
-    }
-}
-
-/// The name an identifier denotes on `backend`, folded exactly as that
-/// server folds it: PostgreSQL lowercases unquoted names, ASCII letters
-/// only; SQLite compares names ignoring ASCII case (we fold ASCII); MySQL on
-/// Linux keeps table names as written. Never Unicode case rules: with them,
-/// `tasK` (KELVIN SIGN) would equal `task` here and not on the server.
-pub(crate) fn normalize(backend: Flavor, ident: &Ident) -> String {
-    let value = unquoted_value(ident);
-    match (backend, ident.quote_style) {
-        (Flavor::Postgres, None) | (Flavor::Sqlite, _) => value.to_ascii_lowercase(),
-        _ => value,
-    }
-}
-
-/// The name a quoted identifier holds: the tokenizer keeps a doubled quote
-/// inside it as written (`"a""b"` holds `a""b`), the server reads one.
-pub(crate) fn unquoted_value(ident: &Ident) -> String {
-    match ident.quote_style {
-        Some(q) => {
-            let doubled: String = [q, q].iter().collect();
-            ident.value.replace(&doubled, &q.to_string())
-        }
-        None => ident.value.clone(),
-    }
-}
-
-fn fold_eq(backend: Flavor, registered: &str, written: &str) -> bool {
-    match backend {
-        Flavor::Sqlite => registered.eq_ignore_ascii_case(written),
-        _ => registered == written,
     }
 }
 
@@ -426,126 +317,99 @@ impl TableRegistryBuilder {
         }
         Ok(TableRegistry {
             inner: Arc::new(Inner {
-                tables,
-                tables_folded,
-                schemas: self.schemas,
-                allowed_functions: self.allowed_functions,
-                limits: self.limits,
+                rules: Rules {
+                    tables,
+                    tables_folded,
+                    schemas: self.schemas,
+                    allowed_functions: self.allowed_functions,
+                    limits: self.limits,
+                },
                 cache: PlanCache::new(self.cache_capacity),
             }),
         })
     }
 }
 
+impl TableRegistry {
+    /// Rewrites `stmt` for `tenant` exactly as a [`TenantConnection`] would
+    /// before sending it: useful to look at the SQL, or to `EXPLAIN` it.
+    ///
+    /// Uses and fills the plan cache.
+    ///
+    /// ```
+    /// use sea_orm::{DbBackend, Statement};
+    /// use tenancy_seaorm::TableRegistry;
+    ///
+    /// let registry = TableRegistry::builder().scoped_table("leads").build().unwrap();
+    /// let stmt = Statement::from_sql_and_values(
+    ///     DbBackend::Postgres,
+    ///     r#"SELECT "name" FROM "leads" WHERE "id" = $1"#,
+    ///     [7.into()],
+    /// );
+    /// let scoped = registry.scope_statement(stmt, 1.into()).unwrap();
+    /// assert_eq!(
+    ///     scoped.sql,
+    ///     r#"SELECT "name" FROM "leads" WHERE ("id" = $1) AND "leads"."entity_id" = $2"#
+    /// );
+    /// assert_eq!(scoped.values.unwrap().0, vec![7.into(), 1_i64.into()]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`] a connection would return.
+    pub fn scope_statement(&self, stmt: Statement, tenant: TenantId) -> Result<Statement, Refusal> {
+        self.scope_with_kind(stmt, tenant).map(|(stmt, _)| stmt)
+    }
+
+    /// [`scope_statement`](Self::scope_statement), with the statement's kind
+    /// for the connection's tracing span.
+    pub(crate) fn scope_with_kind(
+        &self,
+        stmt: Statement,
+        tenant: TenantId,
+    ) -> Result<(Statement, StatementKind), Refusal> {
+        let plan = self.plan(stmt.db_backend, &stmt.sql)?;
+        let scoped = plan.bind(stmt.db_backend, stmt.values, tenant)?;
+        Ok((scoped, plan.kind))
+    }
+
+    /// The plan for `sql`, from the cache or made and cached.
+    fn plan(&self, backend: DbBackend, sql: &str) -> Result<Arc<Plan>, Refusal> {
+        let flavor = Flavor::of(backend)?;
+        let cache = &self.inner.cache;
+        if let Some(plan) = cache.get(flavor, sql) {
+            return Ok(plan);
+        }
+        let plan = Arc::new(rewrite::plan(&self.inner.rules, flavor, sql)?);
+        cache.insert(flavor, sql.to_owned(), Arc::clone(&plan));
+        Ok(plan)
+    }
+
+    /// The rewritten SQL for `sql`, bypassing the cache. For inspection and
+    /// for measuring the cost of a cache miss.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`] a connection would return.
+    pub fn rewrite_uncached(&self, backend: DbBackend, sql: &str) -> Result<String, Refusal> {
+        let flavor = Flavor::of(backend)?;
+        rewrite::plan(&self.inner.rules, flavor, sql).map(|plan| plan.sql)
+    }
+
+    /// `stmt` checked by the same rules as a tenant statement, but not
+    /// scoped: for the [`CrossTenantReader`](crate::CrossTenantReader). Only
+    /// a plain query passes ([`Refusal::ReadOnly`] otherwise), and it is
+    /// sent as rendered from the tree that was checked.
+    pub(crate) fn read_statement(&self, stmt: Statement) -> Result<Statement, Refusal> {
+        let flavor = Flavor::of(stmt.db_backend)?;
+        let plan = rewrite::read(&self.inner.rules, flavor, &stmt.sql)?;
+        plan.bind_unscoped(stmt.db_backend, stmt.values)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn name(sql_parts: &[(&str, Option<char>)]) -> ObjectName {
-        ObjectName(
-            sql_parts
-                .iter()
-                .map(|(v, q)| {
-                    ObjectNamePart::Identifier(match q {
-                        Some(q) => Ident::with_quote(*q, *v),
-                        None => Ident::new(*v),
-                    })
-                })
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn case_follows_the_backend() {
-        let r = TableRegistry::builder()
-            .scoped_table("leads")
-            .build()
-            .unwrap();
-        let r = &r.inner;
-        // PostgreSQL: unquoted folds, quoted is exact.
-        assert!(
-            r.lookup(Flavor::Postgres, &name(&[("LEADS", None)]))
-                .is_some()
-        );
-        assert!(
-            r.lookup(Flavor::Postgres, &name(&[("Leads", Some('"'))]))
-                .is_none()
-        );
-        // MySQL on Linux: exact.
-        assert!(r.lookup(Flavor::MySql, &name(&[("LEADS", None)])).is_none());
-        assert!(
-            r.lookup(Flavor::MySql, &name(&[("leads", Some('`'))]))
-                .is_some()
-        );
-        // SQLite: case-insensitive.
-        assert!(
-            r.lookup(Flavor::Sqlite, &name(&[("Leads", Some('"'))]))
-                .is_some()
-        );
-    }
-
-    #[test]
-    fn names_fold_with_ascii_rules_only() {
-        let r = TableRegistry::builder()
-            .scoped_table("task")
-            .scoped_table("links")
-            .build()
-            .unwrap();
-        let r = &r.inner;
-        // KELVIN SIGN, LATIN CAPITAL I WITH DOT, LONG S, fullwidth: full
-        // Unicode lowercasing would make some of these `task` / `links`; the
-        // servers don't, so neither does the lookup.
-        for written in [
-            "tas\u{212a}",
-            "L\u{130}NKS",
-            "ta\u{17f}k",
-            "\u{ff54}\u{ff41}\u{ff53}\u{ff4b}",
-        ] {
-            for backend in [Flavor::Postgres, Flavor::Sqlite, Flavor::MySql] {
-                for quote in [None, Some('"')] {
-                    assert!(
-                        r.lookup(backend, &name(&[(written, quote)])).is_none(),
-                        "{written} {backend:?} {quote:?}"
-                    );
-                }
-            }
-            assert!(!r.shadows_table(written));
-        }
-        // ASCII case: folded where the server folds it.
-        assert!(
-            r.lookup(Flavor::Postgres, &name(&[("TASK", None)]))
-                .is_some()
-        );
-        assert!(
-            r.lookup(Flavor::Sqlite, &name(&[("TASK", Some('"'))]))
-                .is_some()
-        );
-        assert!(r.shadows_table("TASK"));
-        // A doubled quote inside a quoted name is one quote.
-        assert_eq!(unquoted_value(&Ident::with_quote('"', "a\"\"b")), "a\"b");
-    }
-
-    #[test]
-    fn schema_qualifiers_are_allowlisted() {
-        let r = TableRegistry::builder()
-            .scoped_table("leads")
-            .build()
-            .unwrap();
-        let r = &r.inner;
-        let pg = Flavor::Postgres;
-        assert!(
-            r.lookup(pg, &name(&[("public", None), ("leads", None)]))
-                .is_some()
-        );
-        assert!(
-            r.lookup(pg, &name(&[("pg_catalog", None), ("leads", None)]))
-                .is_none()
-        );
-        assert!(
-            r.lookup(pg, &name(&[("a", None), ("b", None), ("leads", None)]))
-                .is_none()
-        );
-    }
 
     #[test]
     fn duplicates_and_empty_names_are_errors() {

@@ -19,8 +19,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, Ident, ObjectName, ObjectNamePart, TableFactor, VisitMut, VisitorMut};
 
-use super::Flavor;
-use crate::registry::unquoted_value;
+use crate::{flavor::Flavor, rules::unquoted_value};
 
 /// Quotes every identifier of `node` for `backend`, in one walk.
 pub(crate) fn quote_names<N: VisitMut + ?Sized>(backend: Flavor, node: &mut N) {
@@ -75,13 +74,9 @@ pub(crate) fn quoted(backend: Flavor, ident: &Ident) -> Ident {
         (Flavor::Postgres, Some(_)) => unquoted_value(ident).replace('"', "\"\""),
         (Flavor::MySql | Flavor::Sqlite, _) => unquoted_value(ident).replace('`', "``"),
     };
-    let quote = match backend {
-        Flavor::Postgres => '"',
-        Flavor::MySql | Flavor::Sqlite => '`',
-    };
     Ident {
         value,
-        quote_style: Some(quote),
+        quote_style: Some(backend.identifier_quote()),
         span: ident.span,
     }
 }

@@ -20,8 +20,8 @@ use sqlparser::ast::{
     TableObject, TableWithJoins, Update, UpdateTableFromKind,
 };
 
-use super::{Flavor, Rewriter, guarded, query::Scope};
-use crate::{Refusal, registry::TableRule};
+use super::{Rewriter, guarded, query::Scope};
+use crate::{Refusal, flavor::Flavor, rules::TableRule};
 
 /// What a write target is.
 enum Target {
@@ -492,15 +492,15 @@ impl Rewriter<'_> {
             Some(ObjectNamePart::Identifier(ident)) => match (self.backend, ident.quote_style) {
                 // PostgreSQL keeps quoted names' case; column names are
                 // case-insensitive on MySQL and SQLite.
-                (Flavor::Postgres, Some(_)) => crate::registry::unquoted_value(ident) == column,
-                _ => crate::registry::unquoted_value(ident).eq_ignore_ascii_case(column),
+                (Flavor::Postgres, Some(_)) => crate::rules::unquoted_value(ident) == column,
+                _ => crate::rules::unquoted_value(ident).eq_ignore_ascii_case(column),
             },
             _ => false,
         }
     }
 
     fn values_row(&self, row: Vec<Expr>) -> Result<Query, Refusal> {
-        let dialect = super::dialect(self.backend);
+        let dialect = self.backend.dialect();
         let mut query = sqlparser::parser::Parser::new(dialect)
             .try_with_sql("VALUES (1)")
             .and_then(|mut p| p.parse_query())
@@ -520,7 +520,7 @@ impl Rewriter<'_> {
             select.projection.push(item);
             return Ok(());
         }
-        let dialect = super::dialect(self.backend);
+        let dialect = self.backend.dialect();
         let alias = self.ident("tenancy_source");
         let sql = format!("SELECT {alias}.* FROM (SELECT 1) AS {alias}");
         let mut wrapper = sqlparser::parser::Parser::new(dialect)

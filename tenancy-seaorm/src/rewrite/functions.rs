@@ -24,7 +24,7 @@
 //! with [`allow_function`](crate::TableRegistryBuilder::allow_function), on
 //! its own responsibility.
 
-use super::Flavor;
+use crate::flavor::Flavor;
 
 /// On every backend that has them.
 const COMMON: &[&str] = &[

@@ -23,8 +23,8 @@ use sqlparser::{
     tokenizer::{Token, TokenWithSpan, Whitespace},
 };
 
-use super::{Flavor, functions};
-use crate::{Refusal, registry::Limits};
+use super::functions;
+use crate::{Refusal, flavor::Flavor, rules::Limits};
 
 /// Refuses input tokens the server could lex or interpret differently.
 pub(crate) fn screen(backend: Flavor, tokens: &[TokenWithSpan]) -> Result<(), Refusal> {

@@ -22,10 +22,11 @@ use sqlparser::ast::{
     TableAlias, TableFactor, VisitMut, VisitorMut,
 };
 
-use super::{Flavor, functions};
+use super::functions;
 use crate::{
     Refusal,
-    registry::{Inner, normalize},
+    flavor::Flavor,
+    rules::{Rules, normalize},
 };
 
 /// Where each relation of the input sits (line and column of its first
@@ -68,7 +69,7 @@ fn position(name: &ObjectName) -> Option<(u64, u64)> {
 
 /// Runs the checks and returns the relations to account for.
 pub(crate) fn lint(
-    registry: &Inner,
+    registry: &Rules,
     backend: Flavor,
     statement: &mut Statement,
 ) -> Result<Relations, Refusal> {
@@ -84,7 +85,7 @@ pub(crate) fn lint(
 }
 
 struct Lint<'a> {
-    registry: &'a Inner,
+    registry: &'a Rules,
     backend: Flavor,
     relations: Relations,
 }

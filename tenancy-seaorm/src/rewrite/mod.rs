@@ -30,77 +30,23 @@ use sqlparser::{
         Expr, Ident, ObjectName, ObjectNamePart, Statement, Value, ValueWithSpan, VisitMut,
         VisitorMut,
     },
-    dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
+    dialect::Dialect,
     parser::{Parser, ParserOptions},
     tokenizer::{Span, Token, TokenWithSpan, Tokenizer},
 };
 
 use crate::{
     Refusal,
-    plan::{Params, Plan, TenantCheck},
-    registry::Inner,
+    flavor::Flavor,
+    plan::{Params, Plan, StatementKind, TenantCheck},
+    rules::Rules,
 };
 
-/// The SQL flavours the rewrite knows. SeaORM's `DbBackend` may grow; a
-/// backend we don't know is refused, not guessed at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flavor {
-    Postgres,
-    MySql,
-    Sqlite,
-}
-
-impl Flavor {
-    pub(crate) fn of(backend: sea_orm::DbBackend) -> Result<Self, Refusal> {
-        match backend {
-            sea_orm::DbBackend::Postgres => Ok(Self::Postgres),
-            sea_orm::DbBackend::MySql => Ok(Self::MySql),
-            sea_orm::DbBackend::Sqlite => Ok(Self::Sqlite),
-            #[allow(unreachable_patterns)]
-            other => Err(Refusal::Statement(format!(
-                "any statement for backend {other:?}"
-            ))),
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-}
-
 /// Rewrites `sql` for `backend`. The result does not depend on the tenant.
-pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan, Refusal> {
-    let dialect = dialect(backend);
-    lexical::bounds(registry.limits, sql)?;
-    let (tokens, placeholders) = tokenize(dialect, backend, sql)?;
-    lexical::depth(registry.limits, &tokens)?;
-    lexical::screen(backend, &tokens)?;
-    let mut statements = Parser::new(dialect)
-        .with_options(parser_options())
-        .with_recursion_limit(parser_recursion_limit(registry))
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
-    let mut statement = match statements.len() {
-        0 => return Err(Refusal::Empty),
-        1 => statements.remove(0),
-        n => return Err(Refusal::MultipleStatements(n)),
-    };
-
-    check_placeholders(backend, &mut statement, placeholders)?;
-    let relations = lint::lint(registry, backend, &mut statement)?;
-
-    let mut rewriter = Rewriter {
-        registry,
-        backend,
-        tenant: placeholder(backend, placeholders + 1),
-        checks: Vec::new(),
-        checked_column: None,
-        relations,
-    };
-    let kind = rewriter.statement(&mut statement)?;
-    rewriter.relations.all_approved()?;
-    canonical::quote_names(backend, &mut statement);
+pub(crate) fn plan(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Refusal> {
+    let dialect = backend.dialect();
+    let (mut statement, placeholders) = parse(rules, backend, sql)?;
+    let scoped = scope(rules, backend, &mut statement, placeholders)?;
 
     let numbered = statement.to_string();
     let (sql, params) = match backend {
@@ -110,13 +56,13 @@ pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan,
         // extra value would make PostgreSQL prepare this text with one more
         // parameter than it has, and the driver caches statements by text,
         // so the same SQL sent on the plain connection would then fail.
-        Flavor::Postgres | Flavor::Sqlite if mentions(&mut statement, &rewriter.tenant) => {
+        Flavor::Postgres | Flavor::Sqlite if mentions(&mut statement, &scoped.tenant) => {
             (numbered, Params::AppendTenant)
         }
         Flavor::Postgres | Flavor::Sqlite => (numbered, Params::AsGiven),
     };
     round_trip(
-        registry,
+        rules,
         dialect,
         backend,
         &sql,
@@ -129,28 +75,123 @@ pub(crate) fn plan(registry: &Inner, backend: Flavor, sql: &str) -> Result<Plan,
         sql,
         params,
         expected_values: placeholders,
+        checks: scoped.checks,
+        checked_column: scoped.checked_column,
+        kind: scoped.kind,
+    })
+}
+
+/// Checks `sql` by exactly the rules of [`plan`] (registered tables only,
+/// the function allowlist, one statement, the lexical screens) and, if it
+/// is a plain query, returns it unscoped, rendered from the tree that was
+/// checked, for a cross-tenant read. Parses once: the walk runs on a copy.
+///
+/// Comments never reach the database (MySQL runs `/*! ... */`), and
+/// neither does a locking clause or anything but a query.
+pub(crate) fn read(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Refusal> {
+    let dialect = backend.dialect();
+    let (statement, placeholders) = parse(rules, backend, sql)?;
+    // The walk decides what is allowed; what runs is the unscoped original.
+    let kind = scope(rules, backend, &mut statement.clone(), placeholders)?.kind;
+    let mut query = match statement {
+        Statement::Query(query) if kind == StatementKind::Select && query.locks.is_empty() => query,
+        Statement::Query(_) if kind == StatementKind::Select => {
+            return Err(Refusal::ReadOnly("SELECT ... FOR UPDATE".into()));
+        }
+        other => return Err(Refusal::ReadOnly(statement_name(&other))),
+    };
+    canonical::quote_names(backend, &mut query);
+    let numbered = query.to_string();
+    let (sql, params) = match backend {
+        // Plain `?` again; the slots say which value fills each.
+        Flavor::MySql | Flavor::Sqlite => positional(dialect, &numbered, placeholders)?,
+        Flavor::Postgres => (numbered, Params::AsGiven),
+    };
+    let checked = Statement::Query(query);
+    round_trip(
+        rules,
+        dialect,
+        backend,
+        &sql,
+        &params,
+        placeholders,
+        &checked,
+    )?;
+    Ok(Plan {
+        sql,
+        params,
+        expected_values: placeholders,
+        checks: Vec::new(),
+        checked_column: None,
+        kind,
+    })
+}
+
+/// Bounds, screens and parses `sql` into exactly one statement, with the
+/// caller's placeholders numbered; returns it and how many values the
+/// caller must bind.
+fn parse(rules: &Rules, backend: Flavor, sql: &str) -> Result<(Statement, usize), Refusal> {
+    let dialect = backend.dialect();
+    lexical::bounds(rules.limits, sql)?;
+    let (tokens, placeholders) = tokenize(dialect, backend, sql)?;
+    lexical::depth(rules.limits, &tokens)?;
+    lexical::screen(backend, &tokens)?;
+    let mut statements = Parser::new(dialect)
+        .with_options(parser_options())
+        .with_recursion_limit(parser_recursion_limit(rules))
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
+    let mut statement = match statements.len() {
+        0 => return Err(Refusal::Empty),
+        1 => statements.remove(0),
+        n => return Err(Refusal::MultipleStatements(n)),
+    };
+    check_placeholders(backend, &mut statement, placeholders)?;
+    Ok((statement, placeholders))
+}
+
+/// What the walk found, beside the statement it rewrote in place.
+struct Scoped {
+    kind: StatementKind,
+    /// The tenant's placeholder text, e.g. `$3`.
+    tenant: String,
+    checks: Vec<TenantCheck>,
+    checked_column: Option<(String, String)>,
+}
+
+/// Lints `statement`, scopes it to the tenant placeholder in place and
+/// quotes its names canonically: the tree that will be rendered.
+fn scope(
+    rules: &Rules,
+    backend: Flavor,
+    statement: &mut Statement,
+    placeholders: usize,
+) -> Result<Scoped, Refusal> {
+    let relations = lint::lint(rules, backend, statement)?;
+    let mut rewriter = Rewriter {
+        registry: rules,
+        backend,
+        tenant: placeholder(backend, placeholders + 1),
+        checks: Vec::new(),
+        checked_column: None,
+        relations,
+    };
+    let kind = rewriter.statement(statement)?;
+    rewriter.relations.all_approved()?;
+    canonical::quote_names(backend, statement);
+    Ok(Scoped {
+        kind,
+        tenant: rewriter.tenant,
         checks: rewriter.checks,
         checked_column: rewriter.checked_column,
-        kind,
     })
 }
 
 /// The parser's own recursion guard, above the depth the token estimate
 /// allows (it counts differently), so the estimate is what refuses.
-fn parser_recursion_limit(registry: &Inner) -> usize {
-    registry
-        .limits
-        .max_depth
-        .saturating_mul(2)
-        .saturating_add(50)
-}
-
-fn dialect(backend: Flavor) -> &'static dyn Dialect {
-    match backend {
-        Flavor::Postgres => &PostgreSqlDialect {},
-        Flavor::MySql => &MySqlDialect {},
-        Flavor::Sqlite => &SQLiteDialect {},
-    }
+fn parser_recursion_limit(rules: &Rules) -> usize {
+    rules.limits.max_depth.saturating_mul(2).saturating_add(50)
 }
 
 fn parser_options() -> ParserOptions {
@@ -159,43 +200,6 @@ fn parser_options() -> ParserOptions {
         // Keep literals exactly as written; see the module docs.
         unescape: false,
         require_semicolon_stmt_delimiter: true,
-    }
-}
-
-/// `sql` re-rendered from its parse tree, unscoped, for a cross-tenant read:
-/// exactly one query, no locking clause. Rendering from the tree drops
-/// comments (MySQL runs `/*! ... */`), so the database reads what was
-/// checked. The caller has already validated `sql` with [`plan`].
-pub(crate) fn render_read(registry: &Inner, backend: Flavor, sql: &str) -> Result<String, Refusal> {
-    let dialect = dialect(backend);
-    lexical::bounds(registry.limits, sql)?;
-    let tokens = Tokenizer::new(dialect, sql)
-        .with_unescape(false)
-        .tokenize_with_location()
-        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
-    lexical::depth(registry.limits, &tokens)?;
-    lexical::screen(backend, &tokens)?;
-    let mut statements = Parser::new(dialect)
-        .with_options(parser_options())
-        .with_recursion_limit(parser_recursion_limit(registry))
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-        .map_err(|e| Refusal::Unparseable(e.to_string()))?;
-    match (statements.len(), statements.pop()) {
-        (1, Some(Statement::Query(mut query))) if query.locks.is_empty() => {
-            canonical::quote_names(backend, &mut query);
-            let sql = query.to_string();
-            let tokens = Tokenizer::new(dialect, &sql)
-                .with_unescape(false)
-                .tokenize_with_location()
-                .map_err(|e| Refusal::Unparseable(e.to_string()))?;
-            lexical::check_output(backend, &tokens, &registry.allowed_functions)?;
-            Ok(sql)
-        }
-        (1, Some(Statement::Query(_))) => Err(Refusal::ReadOnly("SELECT ... FOR UPDATE".into())),
-        (1, Some(other)) => Err(Refusal::ReadOnly(statement_name(&other))),
-        (0, _) => Err(Refusal::Empty),
-        (n, _) => Err(Refusal::MultipleStatements(n)),
     }
 }
 
@@ -321,7 +325,7 @@ fn positional(
 /// Parses the output again and insists on the same tree: the database must
 /// read what we checked, never something the renderer got wrong.
 fn round_trip(
-    registry: &Inner,
+    rules: &Rules,
     dialect: &dyn Dialect,
     backend: Flavor,
     sql: &str,
@@ -330,18 +334,18 @@ fn round_trip(
     expected: &Statement,
 ) -> Result<(), Refusal> {
     let broken = || Refusal::Construct("a statement that does not survive re-rendering".into());
-    let tokens = match backend {
-        // MySQL's output has plain `?`: number them again, then map below.
-        Flavor::MySql => tokenize(dialect, backend, sql).map_err(|_| broken())?.0,
-        Flavor::Postgres | Flavor::Sqlite => Tokenizer::new(dialect, sql)
+    let tokens = match params {
+        // Plain `?` in the output: number them again, then map below.
+        Params::Positional(_) => tokenize(dialect, backend, sql).map_err(|_| broken())?.0,
+        Params::AppendTenant | Params::AsGiven => Tokenizer::new(dialect, sql)
             .with_unescape(false)
             .tokenize_with_location()
             .map_err(|_| broken())?,
     };
-    lexical::check_output(backend, &tokens, &registry.allowed_functions)?;
+    lexical::check_output(backend, &tokens, &rules.allowed_functions)?;
     let mut again = Parser::new(dialect)
         .with_options(parser_options())
-        .with_recursion_limit(parser_recursion_limit(registry))
+        .with_recursion_limit(parser_recursion_limit(rules))
         .with_tokens_with_locations(tokens)
         .parse_statements()
         .map_err(|_| broken())?;
@@ -407,7 +411,7 @@ impl VisitorMut for Renumber<'_> {
 
 /// Walks one statement and rewrites it in place.
 pub(crate) struct Rewriter<'a> {
-    registry: &'a Inner,
+    registry: &'a Rules,
     backend: Flavor,
     /// The tenant's placeholder text, e.g. `$3`.
     tenant: String,
@@ -418,15 +422,15 @@ pub(crate) struct Rewriter<'a> {
 }
 
 impl Rewriter<'_> {
-    fn statement(&mut self, statement: &mut Statement) -> Result<&'static str, Refusal> {
+    fn statement(&mut self, statement: &mut Statement) -> Result<StatementKind, Refusal> {
         match statement {
             Statement::Query(query) => {
                 self.query(query, &query::Scope::default())?;
-                Ok("select")
+                Ok(StatementKind::Select)
             }
-            Statement::Insert(insert) => self.insert(insert).map(|()| "insert"),
-            Statement::Update(update) => self.update(update).map(|()| "update"),
-            Statement::Delete(delete) => self.delete(delete).map(|()| "delete"),
+            Statement::Insert(insert) => self.insert(insert).map(|()| StatementKind::Insert),
+            Statement::Update(update) => self.update(update).map(|()| StatementKind::Update),
+            Statement::Delete(delete) => self.delete(delete).map(|()| StatementKind::Delete),
             other => Err(Refusal::Statement(statement_name(other))),
         }
     }

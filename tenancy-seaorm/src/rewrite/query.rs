@@ -29,7 +29,7 @@ use sqlparser::ast::{
 };
 
 use super::{Rewriter, SELECT_STAR};
-use crate::{Refusal, registry::TableRule};
+use crate::{Refusal, rules::TableRule};
 
 /// The common table expressions visible at a point of a query.
 ///
@@ -444,7 +444,7 @@ impl Rewriter<'_> {
 
     /// The name a CTE or table identifier denotes on this backend.
     pub(crate) fn table_key(&self, ident: &sqlparser::ast::Ident) -> String {
-        crate::registry::normalize(self.backend, ident)
+        crate::rules::normalize(self.backend, ident)
     }
 }
 

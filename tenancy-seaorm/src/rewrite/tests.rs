@@ -708,7 +708,7 @@ fn deep_inputs_stay_within_the_stack() {
     // Measured with these shapes in a debug build on a 2 MiB stack: every
     // one survives 800 levels of the estimate and the first overflow comes
     // between 800 and 1,200; the default limit leaves three times that room.
-    let limit = crate::registry::Limits::DEFAULT_MAX_DEPTH;
+    let limit = crate::rules::Limits::DEFAULT_MAX_DEPTH;
     for (name, shape) in deep_shapes() {
         let at_limit = shape(limit - 10);
         let over = shape(limit * 2);

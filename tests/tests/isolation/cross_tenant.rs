@@ -271,3 +271,39 @@ async fn postgres_runs_reads_in_a_read_only_transaction() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bound_values_reach_their_own_placeholders() {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    for_each_backend(|conn| async move {
+        let registry = setup(&conn).await;
+        let reader = CrossTenantReader::new(conn.clone(), registry, "ops@platform", "paging", MemoryAudit::default());
+        // Swapping any two values changes the answer: 15 and 3 swapped
+        // would keep ids 1..4, and the offset would land on 2.
+        let page = call::Entity::find()
+            .filter(call::Column::Seconds.gt(15))
+            .filter(call::Column::EntityId.ne(3))
+            .order_by_asc(call::Column::Id)
+            .limit(1)
+            .offset(1)
+            .all(&reader)
+            .await
+            .unwrap();
+        assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), [3]);
+        if conn.get_database_backend() == sea_orm::DbBackend::MySql {
+            // MySQL's `LIMIT offset, count`: two `?` the renderer must keep
+            // in the caller's order.
+            let rows = reader
+                .query_all_raw(Statement::from_sql_and_values(
+                    sea_orm::DbBackend::MySql,
+                    "SELECT id FROM calls WHERE seconds > ? ORDER BY id LIMIT ?, ?",
+                    [5_i32.into(), 1_u64.into(), 2_u64.into()],
+                ))
+                .await
+                .unwrap();
+            let ids: Vec<i64> = rows.iter().map(|r| r.try_get("", "id").unwrap()).collect();
+            assert_eq!(ids, [2, 3]);
+        }
+    })
+    .await;
+}
