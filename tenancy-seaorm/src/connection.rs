@@ -19,7 +19,7 @@ use crate::{
 ///
 /// Every statement, whether SeaORM built it or you wrote it as raw SQL, is
 /// rewritten for the tenant before it is sent, or refused with a
-/// [`Refusal`] (inside the returned [`DbErr`]; see [`Refusal::from_db_err`]).
+/// [`Refusal`](crate::Refusal) (inside the returned [`DbErr`]; see [`Refusal::from_db_err`](crate::Refusal::from_db_err)).
 /// It implements [`ConnectionTrait`], [`TransactionTrait`] and
 /// [`StreamTrait`], so every SeaORM API takes it where it takes a
 /// `DatabaseConnection`.

@@ -331,7 +331,7 @@ impl TableRegistryBuilder {
 }
 
 impl TableRegistry {
-    /// Rewrites `stmt` for `tenant` exactly as a [`TenantConnection`] would
+    /// Rewrites `stmt` for `tenant` exactly as a [`TenantConnection`](crate::TenantConnection) would
     /// before sending it: useful to look at the SQL, or to `EXPLAIN` it.
     ///
     /// Uses and fills the plan cache.

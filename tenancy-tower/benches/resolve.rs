@@ -22,7 +22,7 @@ use criterion::Criterion;
 use http::{Request, Response};
 use tenancy_core::directory::{InMemoryDirectory, Tenant, TenantDirectory};
 use tenancy_tower::ResolveTenantLayer;
-use tenancy_tower::resolver::ExactHost;
+use tenancy_tower::resolve::ExactHost;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt, service_fn};
 

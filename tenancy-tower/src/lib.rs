@@ -1,7 +1,7 @@
 //! Tower layers that give every HTTP request exactly one tenant.
 //!
 //! - [`ResolveTenantLayer`] finds the tenant of each request with a
-//!   [`TenantResolver`](resolver::TenantResolver) (exact host, subdomain,
+//!   [`TenantResolver`](resolve::TenantResolver) (exact host, subdomain,
 //!   trusted header, path prefix, a chain of them, or a closure of yours),
 //!   puts it in the request extensions and runs the inner service inside
 //!   the tenant's task-local scope and a `tenancy.request` span carrying
@@ -17,7 +17,7 @@
 //! ```
 //! use http::{Request, Response, StatusCode};
 //! use tenancy_core::directory::{InMemoryDirectory, Tenant, TenantDirectory};
-//! use tenancy_tower::{resolver::ExactHost, ResolveTenantLayer};
+//! use tenancy_tower::{resolve::ExactHost, ResolveTenantLayer};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -71,8 +71,7 @@ pub mod extract;
 pub mod host;
 pub mod limit;
 mod rejection;
-mod resolve;
-pub mod resolver;
+pub mod resolve;
 pub mod session;
 
 pub use rejection::{MissingTenant, OtherTenantSession, Rejections, TenantBusy, TenantRejection};

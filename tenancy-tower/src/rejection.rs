@@ -14,7 +14,28 @@ use std::fmt;
 
 use http::{HeaderValue, Response, StatusCode, header::CONTENT_TYPE};
 
-use crate::resolver::{Malformed, Resolution};
+use http::HeaderName;
+
+use crate::host::HostError;
+
+/// Why the input that names a tenant was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The host is missing or malformed.
+    Host(HostError),
+    /// A tenant header has an invalid or repeated value.
+    Header(HeaderName),
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Host(e) => std::fmt::Display::fmt(e, f),
+            Self::Header(name) => write!(f, "invalid {name} header"),
+        }
+    }
+}
 
 /// Why a request was not given a tenant.
 ///
@@ -36,19 +57,6 @@ pub enum TenantRejection {
 }
 
 impl TenantRejection {
-    /// The rejection for an unresolved [`Resolution`], or `None` for a
-    /// resolved one.
-    pub fn from_resolution(resolution: &Resolution) -> Option<Self> {
-        Some(match resolution {
-            Resolution::Resolved(_) => return None,
-            Resolution::Unknown => Self::Unknown,
-            Resolution::NotApplicable => Self::Missing,
-            Resolution::Malformed(m) => Self::Malformed(m.clone()),
-            Resolution::Suspended(_) => Self::Suspended,
-            Resolution::Unavailable(_) => Self::Unavailable,
-        })
-    }
-
     /// The plain-text body.
     pub fn body_text(&self) -> String {
         match self {

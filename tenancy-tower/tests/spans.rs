@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use http::{Request, Response, StatusCode};
 use tenancy_core::directory::{InMemoryDirectory, Tenant, TenantDirectory};
 use tenancy_tower::ResolveTenantLayer;
-use tenancy_tower::resolver::ExactHost;
+use tenancy_tower::resolve::ExactHost;
 use tower::{Layer, ServiceExt, service_fn};
 use tracing_subscriber::fmt::MakeWriter;
 

@@ -47,7 +47,7 @@ use tenancy_seaorm::config_store::SeaOrmConfigStore;
 use tenancy_seaorm::{SeaOrmDirectory, TableRegistry, TenantConnection};
 use tenancy_tower::MissingTenant;
 use tenancy_tower::host::{TrustedProxies, request_host};
-use tenancy_tower::resolver::ExactHost;
+use tenancy_tower::resolve::ExactHost;
 use tenancy_tower::session::BindSessionLayer;
 use tenancy_tower::{ResolveTenantLayer, TenantContext, TenantId};
 use tower::ServiceExt as _;

@@ -10,7 +10,7 @@ use crate::rejection::Rejections;
 ///
 /// ```
 /// use tenancy_core::directory::{InMemoryDirectory, TenantDirectory};
-/// use tenancy_tower::{host::TrustedProxies, resolver::ExactHost, Rejections, ResolveTenantLayer};
+/// use tenancy_tower::{host::TrustedProxies, resolve::ExactHost, Rejections, ResolveTenantLayer};
 ///
 /// let directory = TenantDirectory::new(InMemoryDirectory::new());
 /// let layer = ResolveTenantLayer::new(ExactHost::new(directory))

@@ -1,8 +1,15 @@
-//! The layer that gives every request exactly one tenant, or refuses it.
+//! How a request's tenant is found, and the layer that gives every request
+//! exactly one tenant or refuses it.
+//!
+//! A [`TenantResolver`] looks at the request head (normalised host, URI,
+//! headers, peer address) and answers with a [`Resolution`]. The
+//! strategies the platform ships ([`ExactHost`], [`Subdomain`],
+//! [`TenantHeader`], [`PathPrefix`]) combine in a [`Chain`], and any
+//! closure `Fn(&RequestHead<'_>) -> impl Future<Output = Resolution>` is a
+//! resolver too, for logic of your own.
 //!
 //! [`ResolveTenantLayer`] normalises the request's host (see
-//! [`crate::host`]), asks its [`TenantResolver`](crate::resolver::TenantResolver),
-//! and then either
+//! [`crate::host`]), asks its resolver, and then either
 //!
 //! - puts the tenant in the request extensions (a [`TenantContext`] and a
 //!   [`CurrentTenant`]) and runs the inner service inside the tenant's
@@ -12,16 +19,21 @@
 //!
 //! [`TenantContext`]: tenancy_core::TenantContext
 
+mod head;
 mod layer;
 mod service;
+mod strategies;
 
 use std::sync::Arc;
 
 use tenancy_core::directory::Tenant;
 use tenancy_core::{TenantContext, TenantId};
 
+pub use crate::rejection::Malformed;
+pub use head::{RequestHead, Resolution, Resolved, TenantResolver};
 pub use layer::ResolveTenantLayer;
 pub use service::ResolveTenant;
+pub use strategies::{Chain, ExactHost, HeaderKey, PathPrefix, Subdomain, TenantHeader};
 
 /// The resolved tenant, in the request extensions: its directory record,
 /// its id and its [`TenantContext`]. With the `axum` feature it is also

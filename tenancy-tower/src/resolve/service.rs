@@ -10,9 +10,9 @@ use tracing::Instrument;
 
 use super::CurrentTenant;
 use super::layer::Config;
+use super::{RequestHead, Resolution, TenantResolver};
 use crate::host::{peer_addr, request_host};
 use crate::rejection::TenantRejection;
-use crate::resolver::{RequestHead, Resolution, TenantResolver};
 
 /// Resolves each request's tenant before calling the inner service. Built by
 /// [`ResolveTenantLayer`](super::ResolveTenantLayer).

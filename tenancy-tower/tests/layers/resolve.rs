@@ -12,7 +12,7 @@ use tenancy_core::directory::{
 };
 use tenancy_core::{Domain, TenantContext, TenantId};
 use tenancy_tower::host::{PeerAddr, TrustedProxies};
-use tenancy_tower::resolver::{
+use tenancy_tower::resolve::{
     Chain, ExactHost, HeaderKey, PathPrefix, RequestHead, Resolution, Resolved, Subdomain,
     TenantHeader, TenantResolver,
 };

@@ -11,7 +11,7 @@ use tenancy_core::directory::{InMemoryDirectory, Tenant, TenantDirectory};
 use tenancy_tower::OtherTenantSession;
 use tenancy_tower::ResolveTenantLayer;
 use tenancy_tower::limit::{Overflow, TenantConcurrencyLimitLayer};
-use tenancy_tower::resolver::ExactHost;
+use tenancy_tower::resolve::ExactHost;
 use tenancy_tower::session::{BindSessionLayer, TenantBound};
 use tokio::sync::Semaphore;
 use tower::{ServiceBuilder, ServiceExt, service_fn};

@@ -15,7 +15,7 @@ use tenancy_core::Domain;
 use tenancy_core::directory::{Tenant, TenantDirectory};
 use tenancy_seaorm::{SeaOrmDirectory, TableRegistry, TenantConnection};
 use tenancy_testkit::{exec, for_each_backend, rows};
-use tenancy_tower::resolver::ExactHost;
+use tenancy_tower::resolve::ExactHost;
 use tenancy_tower::{CurrentTenant, ResolveTenantLayer};
 use tower::ServiceExt;
 

@@ -1,182 +1,13 @@
-//! How a request's tenant is found: the [`TenantResolver`] trait, its
-//! outcome, and the strategies the platform ships.
-//!
-//! A resolver looks at the request head (normalised host, URI, headers,
-//! peer address) and answers with a [`Resolution`]. Strategies combine in a
-//! [`Chain`], and any closure `Fn(&RequestHead<'_>) -> impl Future<Output =
-//! Resolution>` is a resolver too, for logic of your own.
-
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+//! The strategies the platform ships: exact host, subdomain, trusted
+//! header, path prefix, and a chain of them.
 
 use futures_util::future::BoxFuture;
-use http::{HeaderMap, HeaderName, Uri};
+use http::HeaderName;
 use tenancy_core::TenantId;
-use tenancy_core::directory::{StoreError, Tenant, TenantDirectory, is_valid_slug};
+use tenancy_core::directory::{TenantDirectory, is_valid_slug};
 
-use crate::host::{Host, HostError, TrustedProxies};
-
-/// What a resolver sees of a request.
-#[derive(Debug)]
-pub struct RequestHead<'a> {
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    host: &'a Result<Host, HostError>,
-    peer: Option<SocketAddr>,
-}
-
-impl<'a> RequestHead<'a> {
-    /// A head from its parts (the layer builds it; tests of a custom resolver
-    /// may too).
-    pub fn new(
-        uri: &'a Uri,
-        headers: &'a HeaderMap,
-        host: &'a Result<Host, HostError>,
-        peer: Option<SocketAddr>,
-    ) -> Self {
-        Self {
-            uri,
-            headers,
-            host,
-            peer,
-        }
-    }
-
-    /// The request URI.
-    pub fn uri(&self) -> &'a Uri {
-        self.uri
-    }
-
-    /// The request headers.
-    pub fn headers(&self) -> &'a HeaderMap {
-        self.headers
-    }
-
-    /// The normalised host, or why there is none (see [`crate::host`]).
-    pub fn host(&self) -> Result<&'a Host, &'a HostError> {
-        self.host.as_ref()
-    }
-
-    /// The peer address, if the server recorded one.
-    pub fn peer(&self) -> Option<SocketAddr> {
-        self.peer
-    }
-}
-
-/// The outcome of resolving a request's tenant.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Resolution {
-    /// The request belongs to this tenant.
-    Resolved(Resolved),
-    /// The request names a tenant the directory does not know.
-    Unknown,
-    /// The host (or whatever names the tenant) is missing or malformed.
-    Malformed(Malformed),
-    /// The tenant exists but is suspended.
-    Suspended(Arc<Tenant>),
-    /// The directory could not answer.
-    Unavailable(StoreError),
-    /// This strategy does not apply to the request (its header is absent,
-    /// the host is not under its base domain); a [`Chain`] tries the next.
-    NotApplicable,
-}
-
-/// A resolved tenant, and what to do to the request before it goes on.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Resolved {
-    /// The tenant.
-    pub tenant: Arc<Tenant>,
-    /// A path prefix to remove before the inner service sees the request.
-    pub strip_path_prefix: Option<String>,
-}
-
-impl Resolved {
-    /// The tenant, with nothing to strip.
-    pub fn new(tenant: Arc<Tenant>) -> Self {
-        Self {
-            tenant,
-            strip_path_prefix: None,
-        }
-    }
-}
-
-/// Why the input that names a tenant was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Malformed {
-    /// The host is missing or malformed.
-    Host(HostError),
-    /// A tenant header has an invalid or repeated value.
-    Header(HeaderName),
-}
-
-impl std::fmt::Display for Malformed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Host(e) => std::fmt::Display::fmt(e, f),
-            Self::Header(name) => write!(f, "invalid {name} header"),
-        }
-    }
-}
-
-impl Resolution {
-    /// The outcome of a directory lookup: found and active, found but
-    /// suspended, not found, or the directory failed.
-    pub fn from_lookup(lookup: Result<Option<Arc<Tenant>>, StoreError>) -> Self {
-        match lookup {
-            Ok(Some(tenant)) if tenant.is_active() => Self::Resolved(Resolved::new(tenant)),
-            Ok(Some(tenant)) => Self::Suspended(tenant),
-            Ok(None) => Self::Unknown,
-            Err(e) => Self::Unavailable(e),
-        }
-    }
-
-    /// Whether a [`Chain`] should stop here.
-    fn is_final(&self) -> bool {
-        !matches!(self, Self::Unknown | Self::NotApplicable)
-    }
-}
-
-/// Finds the tenant of a request.
-///
-/// Implemented by the strategies in this module and by any closure
-/// `Fn(&RequestHead<'_>) -> Fut` whose future is `Send + 'static` (clone
-/// what it needs out of the head):
-///
-/// ```
-/// use std::sync::Arc;
-/// use tenancy_core::directory::Tenant;
-/// use tenancy_tower::resolver::{RequestHead, Resolution, Resolved, TenantResolver};
-///
-/// let everyone_is_tenant_one = |_head: &RequestHead<'_>| async {
-///     Resolution::Resolved(Resolved::new(Arc::new(Tenant::new(1, "one", "One"))))
-/// };
-/// fn assert_resolver(_: impl TenantResolver) {}
-/// assert_resolver(everyone_is_tenant_one);
-/// ```
-pub trait TenantResolver: Send + Sync + 'static {
-    /// Resolves the tenant of the request whose head is `head`.
-    fn resolve<'a>(&'a self, head: &'a RequestHead<'a>) -> BoxFuture<'a, Resolution>;
-}
-
-impl<F, Fut> TenantResolver for F
-where
-    F: Fn(&RequestHead<'_>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Resolution> + Send + 'static,
-{
-    fn resolve<'a>(&'a self, head: &'a RequestHead<'a>) -> BoxFuture<'a, Resolution> {
-        Box::pin(self(head))
-    }
-}
-
-impl<R: TenantResolver + ?Sized> TenantResolver for Arc<R> {
-    fn resolve<'a>(&'a self, head: &'a RequestHead<'a>) -> BoxFuture<'a, Resolution> {
-        (**self).resolve(head)
-    }
-}
+use super::{Malformed, RequestHead, Resolution, TenantResolver};
+use crate::host::{Host, TrustedProxies};
 
 /// The tenant is whoever owns the request's exact host name (a tenant may
 /// have several domains). The reference deployment's strategy.
@@ -390,7 +221,7 @@ impl TenantResolver for PathPrefix {
 ///
 /// ```
 /// use tenancy_core::directory::{InMemoryDirectory, TenantDirectory};
-/// use tenancy_tower::resolver::{Chain, ExactHost, Subdomain};
+/// use tenancy_tower::resolve::{Chain, ExactHost, Subdomain};
 ///
 /// let directory = TenantDirectory::new(InMemoryDirectory::new());
 /// let chain = Chain::new()
