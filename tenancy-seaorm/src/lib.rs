@@ -194,7 +194,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-pub mod audit;
 pub mod config_store;
 mod connection;
 pub mod cross_tenant;
@@ -207,8 +206,8 @@ mod registry;
 mod rewrite;
 pub mod rls;
 mod rules;
+pub mod schema_audit;
 
-pub use audit::{AuditError, Finding};
 pub use config_store::SeaOrmConfigStore;
 pub use connection::{TenantConnection, TenantTransaction};
 pub use cross_tenant::{AuditSink, CrossTenantRead, CrossTenantReader};
@@ -219,6 +218,7 @@ pub use registry::{
     DEFAULT_TENANT_COLUMN, RegistryError, TableRegistry, TableRegistryBuilder, TableRule,
 };
 pub use rls::{RlsError, RowLevelSecurity, VerifiedRls};
+pub use schema_audit::{SchemaAuditError, SchemaFinding};
 
 // The README's example runs as a doc test, so it can't drift from the code.
 #[cfg(doctest)]

@@ -52,7 +52,8 @@ use tenancy_core::{Domain, TenantId, directory::Tenant};
 use tracing::Instrument;
 
 use crate::{
-    DirectoryWriteError, TableRegistry, TenantTransaction, audit, directory_store, rls::quote,
+    DirectoryWriteError, TableRegistry, TenantTransaction, directory_store, rls::quote,
+    schema_audit,
 };
 
 /// Why a lifecycle operation failed. Nothing was changed (each write
@@ -417,7 +418,7 @@ async fn delete_order(
     // parents[i]: the scoped tables that table i references.
     let mut parents: Vec<Vec<usize>> = Vec::new();
     for table in &tables {
-        let schema = audit::read_table(db, backend, table)
+        let schema = schema_audit::read_table(db, backend, table)
             .await?
             .ok_or_else(|| LifecycleError::MissingTable(table.clone()))?;
         let mut refs: Vec<usize> = schema

@@ -277,7 +277,13 @@ async fn bound_values_reach_their_own_placeholders() {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
     for_each_backend(|conn| async move {
         let registry = setup(&conn).await;
-        let reader = CrossTenantReader::new(conn.clone(), registry, "ops@platform", "paging", MemoryAudit::default());
+        let reader = CrossTenantReader::new(
+            conn.clone(),
+            registry,
+            "ops@platform",
+            "paging",
+            MemoryAudit::default(),
+        );
         // Swapping any two values changes the answer: 15 and 3 swapped
         // would keep ids 1..4, and the offset would land on 2.
         let page = call::Entity::find()

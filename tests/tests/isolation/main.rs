@@ -7,12 +7,12 @@
 //! binaries instead of one per file; each module is one idea.
 
 mod attacks;
-mod audit;
 mod concurrency;
 mod cross_tenant;
 mod explain;
 mod layers;
 mod rls;
+mod schema_audit;
 mod scoping;
 mod seaorm_api;
 mod shared_pool;

@@ -8,7 +8,7 @@
 //! tenant column makes every scoped query a scan. [`audit_schema`] reads the
 //! catalogs (SQLite's `pragma_*` functions, PostgreSQL's `pg_catalog`,
 //! MySQL's `information_schema`) and reports each of these for every scoped
-//! table of a [`TableRegistry`], as a typed [`Finding`].
+//! table of a [`TableRegistry`], as a typed [`SchemaFinding`].
 //!
 //! Call [`ensure_schema`] at start-up to refuse to run on a schema with
 //! findings, or [`audit_schema`] from a test to assert on them.
@@ -16,7 +16,7 @@
 //! ```
 //! use sea_orm::{ConnectionTrait, Database};
 //! use tenancy_seaorm::TableRegistry;
-//! use tenancy_seaorm::audit::{Finding, audit_schema};
+//! use tenancy_seaorm::schema_audit::{SchemaFinding, audit_schema};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,7 +31,7 @@
 //! let findings = audit_schema(&db, &registry).await?;
 //! assert!(matches!(
 //!     &findings[..],
-//!     [Finding::UniqueWithoutTenant { table, columns, .. }] if table == "leads" && columns == &["email"]
+//!     [SchemaFinding::UniqueWithoutTenant { table, columns, .. }] if table == "leads" && columns == &["email"]
 //! ));
 //! # Ok(()) }
 //! ```
@@ -47,7 +47,7 @@ use crate::TableRegistry;
 /// doesn't keep them apart.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Finding {
+pub enum SchemaFinding {
     /// The scoped table is not in the database.
     #[error("scoped table `{table}` does not exist")]
     MissingTable {
@@ -118,23 +118,23 @@ pub enum Finding {
 /// Why the audit did not pass.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-pub enum AuditError {
+pub enum SchemaAuditError {
     /// The schema has findings.
     #[error("the schema audit found {}: {}", .0.len(), Findings(.0))]
-    Findings(Vec<Finding>),
+    Findings(Vec<SchemaFinding>),
     /// Reading the catalogs failed.
     #[error("database error during the schema audit")]
     Db(#[source] DbErr),
 }
 
-impl From<DbErr> for AuditError {
+impl From<DbErr> for SchemaAuditError {
     fn from(err: DbErr) -> Self {
-        AuditError::Db(err)
+        SchemaAuditError::Db(err)
     }
 }
 
 /// Joins findings with `; ` for the error message.
-struct Findings<'a>(&'a [Finding]);
+struct Findings<'a>(&'a [SchemaFinding]);
 
 impl fmt::Display for Findings<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -152,15 +152,15 @@ impl fmt::Display for Findings<'_> {
 /// not a tenant's: the catalogs are not registered tables).
 ///
 /// Findings come table by table in name order, and within a table in the
-/// order of [`Finding`]'s variants. An empty list means the schema passes.
+/// order of [`SchemaFinding`]'s variants. An empty list means the schema passes.
 ///
 /// # Errors
 ///
-/// [`AuditError::Db`] if a catalog query fails.
+/// [`SchemaAuditError::Db`] if a catalog query fails.
 pub async fn audit_schema<C: ConnectionTrait>(
     conn: &C,
     registry: &TableRegistry,
-) -> Result<Vec<Finding>, AuditError> {
+) -> Result<Vec<SchemaFinding>, SchemaAuditError> {
     let backend = conn.get_database_backend();
     let span = tracing::debug_span!("tenancy.audit", backend = ?backend);
     audit(conn, backend, registry).instrument(span).await
@@ -170,12 +170,12 @@ async fn audit<C: ConnectionTrait>(
     conn: &C,
     backend: DbBackend,
     registry: &TableRegistry,
-) -> Result<Vec<Finding>, AuditError> {
+) -> Result<Vec<SchemaFinding>, SchemaAuditError> {
     let scoped = registry.scoped_tables();
     let mut findings = Vec::new();
     for &(table, column) in &scoped {
         let Some(schema) = read_table(conn, backend, table).await? else {
-            findings.push(Finding::MissingTable {
+            findings.push(SchemaFinding::MissingTable {
                 table: table.to_owned(),
             });
             continue;
@@ -185,28 +185,28 @@ async fn audit<C: ConnectionTrait>(
             _ => a.eq_ignore_ascii_case(b),
         };
         let Some((_, not_null)) = schema.columns.iter().find(|(name, _)| same(name, column)) else {
-            findings.push(Finding::MissingColumn {
+            findings.push(SchemaFinding::MissingColumn {
                 table: table.to_owned(),
                 column: column.to_owned(),
             });
             continue;
         };
         if !not_null {
-            findings.push(Finding::NullableColumn {
+            findings.push(SchemaFinding::NullableColumn {
                 table: table.to_owned(),
                 column: column.to_owned(),
             });
         }
         let leads = |index: &Index| index.columns.first().is_some_and(|c| same(c, column));
         if !schema.indexes.iter().any(leads) {
-            findings.push(Finding::NoLeadingIndex {
+            findings.push(SchemaFinding::NoLeadingIndex {
                 table: table.to_owned(),
                 column: column.to_owned(),
             });
         }
         for index in schema.indexes.iter().filter(|i| i.unique) {
             if !index.columns.iter().any(|c| same(c, column)) {
-                findings.push(Finding::UniqueWithoutTenant {
+                findings.push(SchemaFinding::UniqueWithoutTenant {
                     table: table.to_owned(),
                     name: index.name.clone(),
                     columns: index.columns.clone(),
@@ -226,7 +226,7 @@ async fn audit<C: ConnectionTrait>(
                 .iter()
                 .any(|(from, to)| same(from, column) && same(to, their_column));
             if !paired {
-                findings.push(Finding::ForeignKeyWithoutTenant {
+                findings.push(SchemaFinding::ForeignKeyWithoutTenant {
                     table: table.to_owned(),
                     name: fk.name.clone(),
                     columns: fk.pairs.iter().map(|(from, _)| from.clone()).collect(),
@@ -246,23 +246,23 @@ async fn audit<C: ConnectionTrait>(
 ///
 /// ```no_run
 /// # async fn boot(db: sea_orm::DatabaseConnection, registry: tenancy_seaorm::TableRegistry)
-/// # -> Result<(), tenancy_seaorm::audit::AuditError> {
-/// tenancy_seaorm::audit::ensure_schema(&db, &registry).await?;
+/// # -> Result<(), tenancy_seaorm::schema_audit::SchemaAuditError> {
+/// tenancy_seaorm::schema_audit::ensure_schema(&db, &registry).await?;
 /// # Ok(()) }
 /// ```
 ///
 /// # Errors
 ///
-/// [`AuditError::Findings`] with every finding, or [`AuditError::Db`].
+/// [`SchemaAuditError::Findings`] with every finding, or [`SchemaAuditError::Db`].
 pub async fn ensure_schema<C: ConnectionTrait>(
     conn: &C,
     registry: &TableRegistry,
-) -> Result<(), AuditError> {
+) -> Result<(), SchemaAuditError> {
     let findings = audit_schema(conn, registry).await?;
     if findings.is_empty() {
         Ok(())
     } else {
-        Err(AuditError::Findings(findings))
+        Err(SchemaAuditError::Findings(findings))
     }
 }
 
@@ -640,12 +640,12 @@ mod tests {
 
     #[test]
     fn the_error_lists_every_finding() {
-        let err = AuditError::Findings(vec![
-            Finding::NullableColumn {
+        let err = SchemaAuditError::Findings(vec![
+            SchemaFinding::NullableColumn {
                 table: "leads".into(),
                 column: "entity_id".into(),
             },
-            Finding::UniqueWithoutTenant {
+            SchemaFinding::UniqueWithoutTenant {
                 table: "leads".into(),
                 name: "leads_email".into(),
                 columns: vec!["email".into(), "kind".into()],

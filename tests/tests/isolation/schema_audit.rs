@@ -4,7 +4,7 @@
 
 use sea_orm::DatabaseConnection;
 use tenancy_seaorm::TableRegistry;
-use tenancy_seaorm::audit::{AuditError, Finding, audit_schema, ensure_schema};
+use tenancy_seaorm::schema_audit::{SchemaAuditError, SchemaFinding, audit_schema, ensure_schema};
 
 use tenancy_testkit::{Backend, exec, for_each_backend};
 
@@ -43,18 +43,20 @@ async fn create(conn: &DatabaseConnection, ddl: &[&str]) {
 
 /// A finding with the constraint name left out (SQLite has none, and each
 /// backend names primary keys its own way).
-fn shape(finding: &Finding) -> String {
+fn shape(finding: &SchemaFinding) -> String {
     match finding {
-        Finding::MissingTable { table } => format!("missing table {table}"),
-        Finding::MissingColumn { table, column } => format!("missing column {table}.{column}"),
-        Finding::NullableColumn { table, column } => format!("nullable {table}.{column}"),
-        Finding::NoLeadingIndex { table, column } => {
+        SchemaFinding::MissingTable { table } => format!("missing table {table}"),
+        SchemaFinding::MissingColumn { table, column } => {
+            format!("missing column {table}.{column}")
+        }
+        SchemaFinding::NullableColumn { table, column } => format!("nullable {table}.{column}"),
+        SchemaFinding::NoLeadingIndex { table, column } => {
             format!("no index leads with {table}.{column}")
         }
-        Finding::UniqueWithoutTenant { table, columns, .. } => {
+        SchemaFinding::UniqueWithoutTenant { table, columns, .. } => {
             format!("unique {table}({})", columns.join(","))
         }
-        Finding::ForeignKeyWithoutTenant {
+        SchemaFinding::ForeignKeyWithoutTenant {
             table,
             columns,
             references,
@@ -64,7 +66,7 @@ fn shape(finding: &Finding) -> String {
     }
 }
 
-fn sorted_shapes(findings: &[Finding]) -> Vec<String> {
+fn sorted_shapes(findings: &[SchemaFinding]) -> Vec<String> {
     let mut shapes: Vec<_> = findings.iter().map(shape).collect();
     shapes.sort();
     shapes
@@ -128,8 +130,8 @@ async fn every_way_a_schema_leaks_is_a_finding() {
         let names: Vec<&str> = findings
             .iter()
             .filter_map(|f| match f {
-                Finding::UniqueWithoutTenant { name, .. }
-                | Finding::ForeignKeyWithoutTenant { name, .. } => Some(name.as_str()),
+                SchemaFinding::UniqueWithoutTenant { name, .. }
+                | SchemaFinding::ForeignKeyWithoutTenant { name, .. } => Some(name.as_str()),
                 _ => None,
             })
             .collect();
@@ -142,7 +144,7 @@ async fn every_way_a_schema_leaks_is_a_finding() {
         }
 
         match ensure_schema(&conn, &registry).await.unwrap_err() {
-            AuditError::Findings(all) => assert_eq!(all, findings),
+            SchemaAuditError::Findings(all) => assert_eq!(all, findings),
             other => panic!("expected findings, got {other}"),
         }
     })
@@ -231,7 +233,7 @@ async fn an_expression_key_without_the_tenant_is_a_finding() {
         let findings = audit_schema(&conn, &registry).await.unwrap();
         assert_eq!(
             findings,
-            [Finding::UniqueWithoutTenant {
+            [SchemaFinding::UniqueWithoutTenant {
                 table: "accounts".into(),
                 name: "accounts_lower_name".into(),
                 columns: vec!["<expression>".into()],
