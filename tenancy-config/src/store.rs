@@ -17,7 +17,10 @@ use tenancy_core::TenantId;
 /// [`Global`](Scope::Global), then the key's declared default.
 ///
 /// Stores write it in a column as `forced`, `global` or `tenant:<id>`
-/// (`Display` and `FromStr`):
+/// (`Display` and `FromStr`), the id in any of the three key kinds, which
+/// never share a text form (see
+/// [`TenantKeyKind`](tenancy_core::TenantKeyKind)); a store that knows its
+/// application's kind checks it when it reads a row back:
 ///
 /// ```
 /// use tenancy_config::Scope;
@@ -26,7 +29,7 @@ use tenancy_core::TenantId;
 /// let scope = Scope::Tenant(TenantId::new(7));
 /// assert_eq!(scope.to_string(), "tenant:7");
 /// assert_eq!("tenant:7".parse::<Scope>(), Ok(scope));
-/// assert!("tenant:x".parse::<Scope>().is_err());
+/// assert!("tenant:X".parse::<Scope>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -416,6 +419,8 @@ mod tests {
             Scope::Tenant(TenantId::new(0)),
             Scope::Tenant(TenantId::new(-3)),
             Scope::Tenant(TenantId::new(i64::MAX)),
+            Scope::Tenant(TenantId::uuid(tenancy_core::uuid::Uuid::from_u128(7))),
+            Scope::Tenant(TenantId::text("golden-key").unwrap()),
         ] {
             assert_eq!(scope.to_string().parse::<Scope>(), Ok(scope));
         }
@@ -424,7 +429,9 @@ mod tests {
             "Forced",
             "tenant:",
             "tenant: 1",
-            "tenant:1x",
+            "tenant:1X",
+            "tenant:1 x",
+            "tenant:00000000-0000-0000-0000-00000000000A",
             "tenants:1",
         ] {
             assert!(bad.parse::<Scope>().is_err(), "{bad:?}");

@@ -57,8 +57,10 @@ mod store;
 pub use context::{TenantContext, current, try_current};
 pub use domain::{Domain, DomainError};
 pub use error::{Error, Result};
-pub use id::TenantId;
+pub use id::{MAX_TEXT_KEY_LEN, TenantId, TenantKeyKind};
 pub use store::StoreError;
+/// The `uuid` crate, for UUID tenant keys ([`TenantId::uuid`]).
+pub use uuid;
 
 // The README's example runs as a doc test, so it can't drift from the code.
 #[cfg(doctest)]

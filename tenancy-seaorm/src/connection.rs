@@ -341,7 +341,7 @@ impl Scope {
             Ok((stmt, kind)) => {
                 let span = tracing::debug_span!(
                     "tenancy.statement",
-                    tenant = self.tenant.get(),
+                    tenant = %self.tenant,
                     kind = kind.as_str()
                 );
                 Ok((stmt, span))
@@ -349,7 +349,7 @@ impl Scope {
             Err(refusal) => {
                 // The reason names tables and constructs, never bound values.
                 tracing::warn!(
-                    tenant = self.tenant.get(),
+                    tenant = %self.tenant,
                     refusal = refusal.kind(),
                     reason = %refusal,
                     "tenancy: statement refused"

@@ -32,10 +32,12 @@ use sea_orm::sea_query::{
     ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, Query, SelectStatement, Table,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, TransactionTrait, Value,
 };
 use tenancy_core::directory::{DirectoryStore, StoreError, Tenant, TenantStatus, is_valid_slug};
-use tenancy_core::{Domain, TenantId};
+use tenancy_core::{Domain, TenantId, TenantKeyKind};
+
+use crate::{Refusal, TenantKeyType, flavor::Flavor};
 
 /// The table of tenants.
 pub const TENANTS_TABLE: &str = "tenancy_tenants";
@@ -46,6 +48,7 @@ pub const DOMAINS_TABLE: &str = "tenancy_tenant_domains";
 #[derive(Debug, Clone)]
 pub struct SeaOrmDirectory {
     db: DatabaseConnection,
+    key: TenantKeyType,
 }
 
 /// Why a directory write was refused or failed.
@@ -70,9 +73,35 @@ pub enum DirectoryWriteError {
 }
 
 impl SeaOrmDirectory {
-    /// A store on `db`. Call [`migrate`](Self::migrate) once before use.
+    /// A store on `db`, for integer tenant keys. Call
+    /// [`migrate`](Self::migrate) once before use.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            key: TenantKeyType::BigInt,
+        }
+    }
+
+    /// The same store for tenants keyed by `key` (as declared on the
+    /// [`TableRegistry`](crate::TableRegistry)): the id columns have that
+    /// type, ids bind as it, and a tenant of another kind is refused.
+    pub fn with_key(mut self, key: TenantKeyType) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// The SQL type of the tenant ids.
+    pub fn key(&self) -> TenantKeyType {
+        self.key
+    }
+
+    fn flavor(&self) -> Result<Flavor, DbErr> {
+        flavor_of(&self.db)
+    }
+
+    /// `id` as a parameter of the id columns' type.
+    fn id(&self, id: TenantId) -> Result<Value, DbErr> {
+        bind(self.key, self.flavor()?, id)
     }
 
     /// Creates the directory tables and index if they do not exist.
@@ -81,7 +110,7 @@ impl SeaOrmDirectory {
     ///
     /// The database's error, if the tables cannot be created.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        migrate(&self.db).await
+        migrate(&self.db, self.key).await
     }
 
     /// Adds a tenant and its domains, in one transaction: all or nothing.
@@ -95,7 +124,7 @@ impl SeaOrmDirectory {
         domains: &[Domain],
     ) -> Result<(), DirectoryWriteError> {
         let txn = self.db.begin().await?;
-        create_tenant(&txn, tenant, domains).await?;
+        create_tenant(&txn, self.key, tenant, domains).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -110,14 +139,15 @@ impl SeaOrmDirectory {
         id: TenantId,
         domain: &Domain,
     ) -> Result<(), DirectoryWriteError> {
+        let value = self.id(id)?;
         let txn = self.db.begin().await?;
-        if select_tenant(&txn, Expr::col("id").eq(id.get()))
+        if select_tenant(&txn, self.key, Expr::col("id").eq(value))
             .await?
             .is_none()
         {
             return Err(DirectoryWriteError::NoSuchTenant(id));
         }
-        insert_domain(&txn, id, domain).await?;
+        insert_domain(&txn, self.key, id, domain).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -148,7 +178,7 @@ impl SeaOrmDirectory {
         let stmt = Query::update()
             .table(TENANTS_TABLE)
             .value("status", status.as_str())
-            .and_where(Expr::col("id").eq(id.get()))
+            .and_where(Expr::col("id").eq(self.id(id)?))
             .to_owned();
         match self.db.execute(&stmt).await?.rows_affected() {
             0 => Err(DirectoryWriteError::NoSuchTenant(id)),
@@ -166,8 +196,9 @@ impl SeaOrmDirectory {
             .order_by((TENANTS_TABLE, "id"), sea_orm::sea_query::Order::Asc)
             .to_owned();
         let rows = self.db.query_all(&stmt).await.map_err(unavailable)?;
+        let flavor = self.flavor().map_err(unavailable)?;
         rows.iter()
-            .map(|row| tenant_from(row).map_err(unavailable))
+            .map(|row| tenant_from(self.key, flavor, row).map_err(unavailable))
             .collect()
     }
 
@@ -180,7 +211,7 @@ impl SeaOrmDirectory {
         let stmt = Query::select()
             .column("domain")
             .from(DOMAINS_TABLE)
-            .and_where(Expr::col("tenant_id").eq(id.get()))
+            .and_where(Expr::col("tenant_id").eq(self.id(id).map_err(unavailable)?))
             .order_by("domain", sea_orm::sea_query::Order::Asc)
             .to_owned();
         let rows = self.db.query_all(&stmt).await.map_err(unavailable)?;
@@ -204,11 +235,16 @@ impl SeaOrmDirectory {
 /// # Errors
 ///
 /// The database's error.
-pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+pub async fn migrate<C: ConnectionTrait>(conn: &C, key: TenantKeyType) -> Result<(), DbErr> {
+    let id_type = key.column_type(flavor_of(conn)?);
     let tenants = Table::create()
         .table(TENANTS_TABLE)
         .if_not_exists()
-        .col(ColumnDef::new("id").big_integer().not_null().primary_key())
+        .col(
+            ColumnDef::new_with_type("id", id_type.clone())
+                .not_null()
+                .primary_key(),
+        )
         .col(
             ColumnDef::new("slug")
                 .string_len(63)
@@ -227,7 +263,7 @@ pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
                 .not_null()
                 .primary_key(),
         )
-        .col(ColumnDef::new("tenant_id").big_integer().not_null())
+        .col(ColumnDef::new_with_type("tenant_id", id_type).not_null())
         .foreign_key(
             ForeignKey::create()
                 .from(DOMAINS_TABLE, "tenant_id")
@@ -259,16 +295,18 @@ pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
 /// [`DirectoryWriteError`]; roll the transaction back on error.
 pub async fn create_tenant<C: ConnectionTrait>(
     conn: &C,
+    key: TenantKeyType,
     tenant: &Tenant,
     domains: &[Domain],
 ) -> Result<(), DirectoryWriteError> {
     if !is_valid_slug(&tenant.slug) {
         return Err(DirectoryWriteError::InvalidSlug(tenant.slug.clone()));
     }
+    let id = bind(key, flavor_of(conn)?, tenant.id)?;
     let clash = Expr::col("id")
-        .eq(tenant.id.get())
+        .eq(id.clone())
         .or(Expr::col("slug").eq(tenant.slug.as_str()));
-    if select_tenant(conn, clash).await?.is_some() {
+    if select_tenant(conn, key, clash).await?.is_some() {
         return Err(DirectoryWriteError::TenantExists(
             tenant.id,
             tenant.slug.clone(),
@@ -278,7 +316,7 @@ pub async fn create_tenant<C: ConnectionTrait>(
         .into_table(TENANTS_TABLE)
         .columns(["id", "slug", "name", "status"])
         .values_panic([
-            tenant.id.get().into(),
+            id.into(),
             tenant.slug.as_str().into(),
             tenant.name.as_str().into(),
             tenant.status.as_str().into(),
@@ -286,16 +324,18 @@ pub async fn create_tenant<C: ConnectionTrait>(
         .to_owned();
     conn.execute(&stmt).await?;
     for domain in domains {
-        insert_domain(conn, tenant.id, domain).await?;
+        insert_domain(conn, key, tenant.id, domain).await?;
     }
     Ok(())
 }
 
 async fn insert_domain<C: ConnectionTrait>(
     conn: &C,
+    key: TenantKeyType,
     id: TenantId,
     domain: &Domain,
 ) -> Result<(), DirectoryWriteError> {
+    let id = bind(key, flavor_of(conn)?, id)?;
     let owner = Query::select()
         .column("tenant_id")
         .from(DOMAINS_TABLE)
@@ -307,7 +347,7 @@ async fn insert_domain<C: ConnectionTrait>(
     let stmt = Query::insert()
         .into_table(DOMAINS_TABLE)
         .columns(["domain", "tenant_id"])
-        .values_panic([domain.as_str().into(), id.get().into()])
+        .values_panic([domain.as_str().into(), id.into()])
         .to_owned();
     conn.execute(&stmt).await?;
     Ok(())
@@ -327,17 +367,28 @@ fn tenant_columns() -> SelectStatement {
 
 async fn select_tenant<C: ConnectionTrait>(
     conn: &C,
+    key: TenantKeyType,
     filter: Expr,
 ) -> Result<Option<Tenant>, DbErr> {
     let stmt = tenant_columns().and_where(filter).to_owned();
+    let flavor = flavor_of(conn)?;
     conn.query_one(&stmt)
         .await?
-        .map(|row| tenant_from(&row))
+        .map(|row| tenant_from(key, flavor, &row))
         .transpose()
 }
 
-fn tenant_from(row: &QueryResult) -> Result<Tenant, DbErr> {
-    let id: i64 = row.try_get("", "id")?;
+fn flavor_of<C: ConnectionTrait>(conn: &C) -> Result<Flavor, DbErr> {
+    Flavor::of(conn.get_database_backend()).map_err(Refusal::into_db_err)
+}
+
+/// `id` as a parameter of the id columns' type; another kind is refused.
+fn bind(key: TenantKeyType, flavor: Flavor, id: TenantId) -> Result<Value, DbErr> {
+    key.bind(flavor, id).map_err(Refusal::into_db_err)
+}
+
+fn tenant_from(key: TenantKeyType, flavor: Flavor, row: &QueryResult) -> Result<Tenant, DbErr> {
+    let id = key.decode(flavor, row, "id")?;
     let status: String = row.try_get("", "status")?;
     let status = TenantStatus::parse(&status)
         .ok_or_else(|| DbErr::Type(format!("tenant {id} has an unknown status {status:?}")))?;
@@ -364,20 +415,39 @@ impl DirectoryStore for SeaOrmDirectory {
             .and_where(Expr::col((DOMAINS_TABLE, "domain")).eq(domain.as_str()))
             .to_owned();
         let row = self.db.query_one(&stmt).await.map_err(unavailable)?;
-        row.map(|row| tenant_from(&row))
+        let flavor = self.flavor().map_err(unavailable)?;
+        row.map(|row| tenant_from(self.key, flavor, &row))
             .transpose()
             .map_err(unavailable)
     }
 
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
-        select_tenant(&self.db, Expr::col((TENANTS_TABLE, "slug")).eq(slug))
-            .await
-            .map_err(unavailable)
+        select_tenant(
+            &self.db,
+            self.key,
+            Expr::col((TENANTS_TABLE, "slug")).eq(slug),
+        )
+        .await
+        .map_err(unavailable)
     }
 
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-        select_tenant(&self.db, Expr::col((TENANTS_TABLE, "id")).eq(id.get()))
-            .await
-            .map_err(unavailable)
+        // A tenant of another kind is no tenant here (the resolver parses
+        // by `key_kind`, so only a caller's mistake gets this far).
+        if id.kind() != self.key.kind() {
+            return Ok(None);
+        }
+        let value = self.id(id).map_err(unavailable)?;
+        select_tenant(
+            &self.db,
+            self.key,
+            Expr::col((TENANTS_TABLE, "id")).eq(value),
+        )
+        .await
+        .map_err(unavailable)
+    }
+
+    fn key_kind(&self) -> TenantKeyKind {
+        self.key.kind()
     }
 }

@@ -199,6 +199,7 @@ mod connection;
 pub mod cross_tenant;
 pub mod directory_store;
 mod flavor;
+mod key;
 pub mod lifecycle;
 mod plan;
 mod refusal;
@@ -212,6 +213,7 @@ pub use config_store::SeaOrmConfigStore;
 pub use connection::{TenantConnection, TenantTransaction};
 pub use cross_tenant::{AuditSink, CrossTenantRead, CrossTenantReader};
 pub use directory_store::{DirectoryWriteError, SeaOrmDirectory};
+pub use key::TenantKeyType;
 pub use lifecycle::{LifecycleError, PurgeMode, PurgeReport};
 pub use refusal::Refusal;
 pub use registry::{

@@ -22,9 +22,9 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let db = Database::connect("sqlite::memory:").await?;
-//! directory_store::migrate(&db).await?;
-//! db.execute_unprepared("CREATE TABLE pipelines (entity_id BIGINT NOT NULL, id BIGINT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (entity_id, id))").await?;
 //! let registry = TableRegistry::builder().scoped_table("pipelines").build()?;
+//! directory_store::migrate(&db, registry.tenant_key()).await?;
+//! db.execute_unprepared("CREATE TABLE pipelines (entity_id BIGINT NOT NULL, id BIGINT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (entity_id, id))").await?;
 //!
 //! lifecycle::onboard(&db, &registry, &Tenant::new(7, "stone", "Stone & Co"),
 //!     &[Domain::parse("stone.example")?], |txn| Box::pin(async move {
@@ -191,14 +191,14 @@ where
 /// use tenancy_core::{Domain, TenantId, directory::Tenant};
 /// use tenancy_seaorm::config_store::SeaOrmConfigStore;
 /// use tenancy_seaorm::lifecycle::{InitialConfig, onboard_with_config};
-/// use tenancy_seaorm::{TableRegistry, directory_store};
+/// use tenancy_seaorm::{TableRegistry, TenantKeyType, directory_store};
 ///
 /// static DIALER: Key<bool> = Key::new("dialer.enabled", "Offer the dialer", || false);
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let db = Database::connect("sqlite::memory:").await?;
-/// directory_store::migrate(&db).await?;
+/// directory_store::migrate(&db, TenantKeyType::BigInt).await?;
 /// let store = SeaOrmConfigStore::new(db.clone());
 /// store.migrate().await?;
 /// let config = ConfigRegistry::builder().key(&DIALER).load(store.clone()).await?;
@@ -245,10 +245,10 @@ where
 {
     use tenancy_config::Scope;
 
-    let span = tracing::info_span!("tenancy.onboard", tenant = tenant.id.get());
+    let span = tracing::info_span!("tenancy.onboard", tenant = %tenant.id);
     async {
         let txn = db.begin().await?;
-        if let Err(err) = directory_store::create_tenant(&txn, tenant, domains).await {
+        if let Err(err) = directory_store::create_tenant(&txn, registry.tenant_key(), tenant, domains).await {
             txn.rollback().await?;
             return Err(LifecycleError::Directory(err));
         }
@@ -315,7 +315,7 @@ pub async fn export_tenant<W: Write>(
     tenant: TenantId,
     out: &mut W,
 ) -> Result<Vec<(String, u64)>, LifecycleError> {
-    let span = tracing::info_span!("tenancy.export", tenant = tenant.get());
+    let span = tracing::info_span!("tenancy.export", tenant = %tenant);
     async {
         let txn = db.begin().await?;
         let scoped = TenantTransaction::scope_own(txn, registry.clone(), tenant);
@@ -363,7 +363,7 @@ pub async fn purge_tenant(
     mode: PurgeMode,
 ) -> Result<PurgeReport, LifecycleError> {
     let dry_run = mode == PurgeMode::DryRun;
-    let span = tracing::warn_span!("tenancy.purge", tenant = tenant.get(), dry_run);
+    let span = tracing::warn_span!("tenancy.purge", tenant = %tenant, dry_run);
     async {
         let order = delete_order(db, registry).await?;
         let txn = db.begin().await?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sea_orm::{DbBackend, Statement, Value, Values};
 use tenancy_core::TenantId;
 
-use crate::{Refusal, flavor::Flavor};
+use crate::{Refusal, flavor::Flavor, key::TenantKeyType};
 
 /// Where each parameter of the rewritten SQL comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +30,8 @@ pub(crate) enum Params {
 pub(crate) enum TenantCheck {
     /// The caller's value at this 0-based index.
     Param(usize),
-    /// A literal written in the SQL.
-    Literal(i64),
+    /// A literal written in the SQL, read as a key of the columns' type.
+    Literal(TenantId),
 }
 
 /// What a statement does, for tracing and for the read-only check.
@@ -73,10 +73,11 @@ impl Plan {
     pub(crate) fn bind(
         &self,
         backend: DbBackend,
+        key: TenantKeyType,
         values: Option<Values>,
         tenant: TenantId,
     ) -> Result<Statement, Refusal> {
-        self.bind_values(backend, values, Some(tenant))
+        self.bind_values(backend, key, values, Some(tenant))
     }
 
     /// Binds the caller's values into a plan that does not use the tenant
@@ -87,12 +88,14 @@ impl Plan {
         backend: DbBackend,
         values: Option<Values>,
     ) -> Result<Statement, Refusal> {
-        self.bind_values(backend, values, None)
+        // The key type is never consulted without a tenant.
+        self.bind_values(backend, TenantKeyType::default(), values, None)
     }
 
     fn bind_values(
         &self,
         backend: DbBackend,
+        key: TenantKeyType,
         values: Option<Values>,
         tenant: Option<TenantId>,
     ) -> Result<Statement, Refusal> {
@@ -100,6 +103,10 @@ impl Plan {
         // tenant slot and no checks: reaching one is a planning bug, refused.
         let no_tenant = || Refusal::Construct("a cross-tenant read that uses the tenant".into());
         let values = values.map(|v| v.0).unwrap_or_default();
+        // The tenant as a parameter of the column's type; a tenant of
+        // another kind is refused here, before anything is sent.
+        let flavor = Flavor::of(backend)?;
+        let tenant_value = tenant.map(|t| key.bind(flavor, t)).transpose()?;
         if values.len() != self.expected_values {
             return Err(Refusal::Parameters {
                 placeholders: self.expected_values,
@@ -110,8 +117,10 @@ impl Plan {
             let tenant = tenant.ok_or_else(no_tenant)?;
             for check in &self.checks {
                 let ok = match check {
-                    TenantCheck::Param(i) => values.get(*i).and_then(as_i64) == Some(tenant.get()),
-                    TenantCheck::Literal(v) => *v == tenant.get(),
+                    TenantCheck::Param(i) => values
+                        .get(*i)
+                        .is_some_and(|v| key.matches(flavor, v, tenant)),
+                    TenantCheck::Literal(v) => *v == tenant,
                 };
                 if !ok {
                     let (table, column) = self.checked_column.clone().unwrap_or_default();
@@ -123,7 +132,7 @@ impl Plan {
             match &self.params {
                 Params::AppendTenant => {
                     let mut values = values;
-                    values.push(tenant.ok_or_else(no_tenant)?.into());
+                    values.push(tenant_value.ok_or_else(no_tenant)?);
                     values
                 }
                 Params::AsGiven => values,
@@ -141,7 +150,7 @@ impl Plan {
                                     values: self.expected_values,
                                 },
                             ),
-                            None => tenant.map(Into::into).ok_or_else(no_tenant),
+                            None => tenant_value.clone().ok_or_else(no_tenant),
                         })
                         .collect::<Result<Vec<_>, _>>()?
                 }
@@ -151,21 +160,6 @@ impl Plan {
             values: Some(Values(values)),
             db_backend: backend,
         })
-    }
-}
-
-/// An integer value, whatever width the caller bound it with.
-fn as_i64(value: &Value) -> Option<i64> {
-    match value {
-        Value::TinyInt(Some(v)) => Some(i64::from(*v)),
-        Value::SmallInt(Some(v)) => Some(i64::from(*v)),
-        Value::Int(Some(v)) => Some(i64::from(*v)),
-        Value::BigInt(Some(v)) => Some(*v),
-        Value::TinyUnsigned(Some(v)) => Some(i64::from(*v)),
-        Value::SmallUnsigned(Some(v)) => Some(i64::from(*v)),
-        Value::Unsigned(Some(v)) => Some(i64::from(*v)),
-        Value::BigUnsigned(Some(v)) => i64::try_from(*v).ok(),
-        _ => None,
     }
 }
 

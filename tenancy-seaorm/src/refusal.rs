@@ -46,6 +46,18 @@ pub enum Refusal {
         /// Its tenant column.
         column: String,
     },
+    /// A tenant whose key is of another kind than the tenant columns'
+    /// declared type ([`TableRegistryBuilder::tenant_key`](crate::TableRegistryBuilder::tenant_key)):
+    /// the column is never compared with a key of another type.
+    #[error(
+        "refused: a tenant keyed by {found} on tables whose tenant columns hold {expected} keys"
+    )]
+    TenantKeyKind {
+        /// The kind the registry declares.
+        expected: tenancy_core::TenantKeyKind,
+        /// The connection's tenant's kind.
+        found: tenancy_core::TenantKeyKind,
+    },
     /// An explicit value for the tenant column named another tenant.
     #[error("refused: the statement names another tenant in `{table}`.`{column}`")]
     ForeignTenant {
@@ -164,6 +176,7 @@ impl Refusal {
             Refusal::GlobalTableWrite(_) => "global_table_write",
             Refusal::TenantColumn { .. } => "tenant_column",
             Refusal::ForeignTenant { .. } => "foreign_tenant",
+            Refusal::TenantKeyKind { .. } => "tenant_key_kind",
             Refusal::Construct(_) => "construct",
             Refusal::AmbiguousCte(_) => "ambiguous_cte",
             Refusal::AmbiguousName(_) => "ambiguous_name",

@@ -13,6 +13,7 @@ pub use crate::rules::{DEFAULT_TENANT_COLUMN, TableRule};
 use crate::{
     Refusal,
     flavor::Flavor,
+    key::TenantKeyType,
     plan::{Plan, PlanCache, StatementKind},
     rewrite,
     rules::{Limits, Rules},
@@ -94,6 +95,12 @@ impl TableRegistry {
         TableRegistryBuilder::default()
     }
 
+    /// The SQL type of every tenant column (see
+    /// [`TableRegistryBuilder::tenant_key`]).
+    pub fn tenant_key(&self) -> TenantKeyType {
+        self.inner.rules.key
+    }
+
     /// The rule for a table, by the name the database stores it under.
     pub fn rule(&self, table: &str) -> Option<&TableRule> {
         self.inner.rules.tables.get(table)
@@ -137,6 +144,7 @@ pub struct TableRegistryBuilder {
     schemas: Vec<String>,
     allowed_functions: Vec<String>,
     limits: Limits,
+    key: TenantKeyType,
     errors: Vec<RegistryError>,
     cache_capacity: usize,
 }
@@ -151,6 +159,7 @@ impl Default for TableRegistryBuilder {
                 max_bytes: Limits::DEFAULT_MAX_BYTES,
                 max_depth: Limits::DEFAULT_MAX_DEPTH,
             },
+            key: TenantKeyType::default(),
             errors: Vec::new(),
             cache_capacity: 4096,
         }
@@ -220,6 +229,37 @@ impl TableRegistryBuilder {
         if !self.schemas.contains(&schema) {
             self.schemas.push(schema);
         }
+        self
+    }
+
+    /// The SQL type of every tenant column (default
+    /// [`TenantKeyType::BigInt`]): the tenant binds as a parameter of this
+    /// type, and a connection whose tenant is keyed by another kind has
+    /// every statement refused with
+    /// [`Refusal::TenantKeyKind`](crate::Refusal::TenantKeyKind).
+    ///
+    /// ```
+    /// use sea_orm::{DbBackend, Statement};
+    /// use tenancy_core::{TenantId, uuid::Uuid};
+    /// use tenancy_seaorm::{Refusal, TableRegistry, TenantKeyType};
+    ///
+    /// let registry = TableRegistry::builder()
+    ///     .tenant_key(TenantKeyType::Uuid)
+    ///     .scoped_table("leads")
+    ///     .build()
+    ///     .unwrap();
+    /// let tenant = TenantId::uuid(Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8));
+    /// let stmt = Statement::from_string(DbBackend::MySql, "SELECT name FROM leads");
+    /// let scoped = registry.scope_statement(stmt.clone(), tenant).unwrap();
+    /// assert_eq!(scoped.sql, "SELECT `name` FROM `leads` WHERE `leads`.`entity_id` = ?");
+    /// assert_eq!(scoped.values.unwrap().0, ["67e55044-10b1-426f-9247-bb680e5fe0c8".into()]);
+    ///
+    /// // An integer tenant on UUID columns is refused before anything is sent.
+    /// let refused = registry.scope_statement(stmt, TenantId::new(1)).unwrap_err();
+    /// assert!(matches!(refused, Refusal::TenantKeyKind { .. }));
+    /// ```
+    pub fn tenant_key(mut self, key: TenantKeyType) -> Self {
+        self.key = key;
         self
     }
 
@@ -323,6 +363,7 @@ impl TableRegistryBuilder {
                     schemas: self.schemas,
                     allowed_functions: self.allowed_functions,
                     limits: self.limits,
+                    key: self.key,
                 },
                 cache: PlanCache::new(self.cache_capacity),
             }),
@@ -369,7 +410,7 @@ impl TableRegistry {
         tenant: TenantId,
     ) -> Result<(Statement, StatementKind), Refusal> {
         let plan = self.plan(stmt.db_backend, &stmt.sql)?;
-        let scoped = plan.bind(stmt.db_backend, stmt.values, tenant)?;
+        let scoped = plan.bind(stmt.db_backend, self.inner.rules.key, stmt.values, tenant)?;
         Ok((scoped, plan.kind))
     }
 

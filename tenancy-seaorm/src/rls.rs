@@ -227,12 +227,29 @@ impl RowLevelSecurity {
 
     /// The expression the policies compare the tenant column with: the
     /// setting, read once per statement (the sub-select makes it an init
-    /// plan, so an index on the tenant column is used), `NULL` when it is
-    /// unset or empty, so no row matches.
-    pub fn tenant_expr(&self) -> String {
+    /// plan, so an index on the tenant column is used), cast to the tenant
+    /// columns' type (`bigint`, `uuid` or `text`, from the registry's
+    /// [`TenantKeyType`](crate::TenantKeyType)), `NULL` when it is unset or
+    /// empty, so no row matches.
+    ///
+    /// ```
+    /// use tenancy_seaorm::{RowLevelSecurity, TableRegistry, TenantKeyType};
+    ///
+    /// let registry = TableRegistry::builder()
+    ///     .tenant_key(TenantKeyType::Uuid)
+    ///     .scoped_table("leads")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     RowLevelSecurity::new().tenant_expr(&registry),
+    ///     "(SELECT NULLIF(current_setting('tenancy.tenant_id', true), '')::uuid)"
+    /// );
+    /// ```
+    pub fn tenant_expr(&self, registry: &TableRegistry) -> String {
         format!(
-            "(SELECT NULLIF(current_setting('{}', true), '')::bigint)",
-            self.setting
+            "(SELECT NULLIF(current_setting('{}', true), '')::{})",
+            self.setting,
+            registry.tenant_key().pg_type()
         )
     }
 
@@ -246,7 +263,7 @@ impl RowLevelSecurity {
     /// `WITH CHECK` on the tenant column; the restrictive one keeps any
     /// permissive policy of your own inside the tenant as well.
     pub fn up_sql(&self, registry: &TableRegistry) -> Vec<String> {
-        let expr = self.tenant_expr();
+        let expr = self.tenant_expr(registry);
         let mut sql = Vec::new();
         for (table, column) in registry.scoped_tables() {
             let (t, c) = (quote(table), quote(column));
@@ -261,8 +278,9 @@ impl RowLevelSecurity {
             }
             if self.stamp_default {
                 sql.push(format!(
-                    "ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT NULLIF(current_setting('{}', true), '')::bigint",
-                    self.setting
+                    "ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT NULLIF(current_setting('{}', true), '')::{}",
+                    self.setting,
+                    registry.tenant_key().pg_type()
                 ));
             }
         }
@@ -444,7 +462,7 @@ pub(crate) fn set_tenant(setting: &str, tenant: TenantId) -> Statement {
     Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT set_config($1, $2, true)",
-        [setting.into(), tenant.get().to_string().into()],
+        [setting.into(), tenant.to_string().into()],
     )
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
 
-use crate::flavor::Flavor;
+use crate::{flavor::Flavor, key::TenantKeyType};
 
 /// The tenant column used when a table does not name its own.
 pub const DEFAULT_TENANT_COLUMN: &str = "entity_id";
@@ -47,6 +47,8 @@ pub(crate) struct Rules {
     /// ASCII-lowercased.
     pub(crate) allowed_functions: Vec<String>,
     pub(crate) limits: Limits,
+    /// The SQL type of every tenant column.
+    pub(crate) key: TenantKeyType,
 }
 
 /// Bounds on what the rewrite will parse, so that no statement can exhaust

@@ -41,7 +41,7 @@ use std::fmt;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 use tracing::Instrument;
 
-use crate::TableRegistry;
+use crate::{TableRegistry, TenantKeyType};
 
 /// One way a scoped table's schema lets tenants reach each other, or
 /// doesn't keep them apart.
@@ -69,6 +69,23 @@ pub enum SchemaFinding {
         table: String,
         /// Its tenant column.
         column: String,
+    },
+    /// The tenant column's type does not hold the registry's
+    /// [`TenantKeyType`] as the rewrite binds it (a `bigint` column for UUID
+    /// keys, `char(36)` for bytes, ...): every statement would compare it
+    /// with a value of another type.
+    #[error(
+        "tenant column `{table}`.`{column}` is `{found}`, which does not hold {expected:?} keys"
+    )]
+    KeyType {
+        /// The table.
+        table: String,
+        /// Its tenant column.
+        column: String,
+        /// The registry's key type.
+        expected: TenantKeyType,
+        /// The column's type, as the catalog spells it.
+        found: String,
     },
     /// No index starts with the tenant column.
     #[error("no index on `{table}` leads with its tenant column `{column}`")]
@@ -184,7 +201,11 @@ async fn audit<C: ConnectionTrait>(
             DbBackend::Postgres => a == b,
             _ => a.eq_ignore_ascii_case(b),
         };
-        let Some((_, not_null)) = schema.columns.iter().find(|(name, _)| same(name, column)) else {
+        let Some((_, not_null, sql_type)) = schema
+            .columns
+            .iter()
+            .find(|(name, _, _)| same(name, column))
+        else {
             findings.push(SchemaFinding::MissingColumn {
                 table: table.to_owned(),
                 column: column.to_owned(),
@@ -195,6 +216,15 @@ async fn audit<C: ConnectionTrait>(
             findings.push(SchemaFinding::NullableColumn {
                 table: table.to_owned(),
                 column: column.to_owned(),
+            });
+        }
+        let key = registry.tenant_key();
+        if !fits(backend, key, sql_type) {
+            findings.push(SchemaFinding::KeyType {
+                table: table.to_owned(),
+                column: column.to_owned(),
+                expected: key,
+                found: sql_type.clone(),
             });
         }
         let leads = |index: &Index| index.columns.first().is_some_and(|c| same(c, column));
@@ -242,6 +272,35 @@ async fn audit<C: ConnectionTrait>(
     Ok(findings)
 }
 
+/// Whether a column declared `sql_type` (as the catalog spells it) holds
+/// the keys of `key` as the rewrite binds them (see [`TenantKeyType`]).
+fn fits(backend: DbBackend, key: TenantKeyType, sql_type: &str) -> bool {
+    let t = sql_type.to_ascii_lowercase();
+    let t = t.trim();
+    match (backend, key) {
+        (DbBackend::Postgres, TenantKeyType::BigInt) => t == "bigint",
+        (DbBackend::Postgres, TenantKeyType::Uuid | TenantKeyType::UuidBinary) => t == "uuid",
+        (DbBackend::Postgres, TenantKeyType::Text) => {
+            t == "text" || t.starts_with("character varying")
+        }
+        // MySQL's `COLUMN_TYPE`: `bigint(20)` before 8.0.19, `bigint` after.
+        (DbBackend::MySql, TenantKeyType::BigInt) => t.starts_with("bigint"),
+        (DbBackend::MySql, TenantKeyType::Uuid) => t == "char(36)",
+        (DbBackend::MySql, TenantKeyType::UuidBinary) => t == "binary(16)",
+        (DbBackend::MySql, TenantKeyType::Text) => {
+            t.starts_with("varchar(") || t.starts_with("char(")
+        }
+        // SQLite's type affinity rules (section 3.1 of its datatype page).
+        (DbBackend::Sqlite, TenantKeyType::BigInt) => t.contains("int"),
+        (DbBackend::Sqlite, TenantKeyType::Uuid | TenantKeyType::Text) => {
+            t.contains("char") || t.contains("clob") || t.contains("text")
+        }
+        (DbBackend::Sqlite, TenantKeyType::UuidBinary) => t.contains("blob") || t.is_empty(),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
 /// [`audit_schema`], as a start-up check: `Ok` only for a clean schema.
 ///
 /// ```no_run
@@ -269,8 +328,8 @@ pub async fn ensure_schema<C: ConnectionTrait>(
 /// What the audit needs to know about one table.
 #[derive(Debug, Default)]
 pub(crate) struct TableSchema {
-    /// (name, NOT NULL)
-    columns: Vec<(String, bool)>,
+    /// (name, NOT NULL, declared type as the catalog spells it)
+    columns: Vec<(String, bool, String)>,
     indexes: Vec<Index>,
     pub(crate) foreign_keys: Vec<ForeignKey>,
 }
@@ -353,7 +412,7 @@ async fn read_sqlite<C: ConnectionTrait>(
     let info = query(
         conn,
         db,
-        r#"SELECT name, "notnull" AS not_null, pk FROM pragma_table_info(?) ORDER BY cid"#,
+        r#"SELECT name, "notnull" AS not_null, pk, type FROM pragma_table_info(?) ORDER BY cid"#,
         vec![table.into()],
     )
     .await?;
@@ -368,7 +427,7 @@ async fn read_sqlite<C: ConnectionTrait>(
         // says NOT NULL, so `pk` does not imply it.
         schema
             .columns
-            .push((name.clone(), int(row, "not_null")? != 0));
+            .push((name.clone(), int(row, "not_null")? != 0, text(row, "type")?));
         let pk = int(row, "pk")?;
         if pk > 0 {
             rowid_pk.push((pk, name));
@@ -473,7 +532,8 @@ async fn read_postgres<C: ConnectionTrait>(
     let columns = query(
         conn,
         db,
-        "SELECT a.attname::text AS name, a.attnotnull AS not_null
+        "SELECT a.attname::text AS name, a.attnotnull AS not_null,
+                format_type(a.atttypid, a.atttypmod) AS type
          FROM pg_attribute a
          WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum",
@@ -492,9 +552,11 @@ async fn read_postgres<C: ConnectionTrait>(
     }
     let mut schema = TableSchema::default();
     for row in &columns {
-        schema
-            .columns
-            .push((text(row, "name")?, row.try_get::<bool>("", "not_null")?));
+        schema.columns.push((
+            text(row, "name")?,
+            row.try_get::<bool>("", "not_null")?,
+            text(row, "type")?,
+        ));
     }
     // Key columns only (not INCLUDE): they decide uniqueness and order.
     let rows = query(
@@ -549,7 +611,7 @@ async fn read_mysql<C: ConnectionTrait>(
     let columns = query(
         conn,
         db,
-        "SELECT COLUMN_NAME AS name, IS_NULLABLE AS nullable
+        "SELECT COLUMN_NAME AS name, IS_NULLABLE AS nullable, COLUMN_TYPE AS type
          FROM information_schema.COLUMNS
          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
          ORDER BY ORDINAL_POSITION",
@@ -561,9 +623,11 @@ async fn read_mysql<C: ConnectionTrait>(
     }
     let mut schema = TableSchema::default();
     for row in &columns {
-        schema
-            .columns
-            .push((text(row, "name")?, text(row, "nullable")? == "NO"));
+        schema.columns.push((
+            text(row, "name")?,
+            text(row, "nullable")? == "NO",
+            text(row, "type")?,
+        ));
     }
     let rows = query(
         conn,

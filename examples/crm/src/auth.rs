@@ -193,7 +193,11 @@ pub async fn open_session(
         .columns(["token_hash", "entity_id", "user_id", "created_at"])
         .values_panic([
             hash.into(),
-            entity.map(TenantId::get).into(),
+            entity
+                .map(i64::try_from)
+                .transpose()
+                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?
+                .into(),
             user_id.into(),
             now().into(),
         ])

@@ -59,6 +59,13 @@ pub enum CryptoError {
     Hash(argon2::password_hash::Error),
 }
 
+/// A company key of another kind than the CRM's integers: a bug, not input.
+impl From<tenancy_core::Error> for AppError {
+    fn from(e: tenancy_core::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl From<CryptoError> for AppError {
     fn from(e: CryptoError) -> Self {
         tracing::error!(error = %e, "cannot make a random value or a password hash");

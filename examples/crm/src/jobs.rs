@@ -68,7 +68,7 @@ pub async fn follow_ups(app: &AppState, tenant: TenantId) -> Result<JobReport, J
         Some(t) if !t.is_active() => return Err(JobError::Suspended(tenant)),
         Some(_) => {}
     }
-    let span = tracing::info_span!("crm.job.follow_ups", tenant = tenant.get());
+    let span = tracing::info_span!("crm.job.follow_ups", tenant = %tenant);
     TenantContext::new(tenant)
         .scope(async {
             // From here on the company comes from the scope, as it would in
@@ -103,7 +103,7 @@ async fn run(
         .filter(|c| c.disposition == callback && !reminded.contains(&c.id))
     {
         reminder::Entity::insert(reminder::ActiveModel {
-            entity_id: Set(tenant.get()),
+            entity_id: Set(i64::try_from(tenant)?),
             id: Set(new_id()?),
             call_id: Set(c.id),
             lead_id: Set(c.lead_id),
@@ -130,7 +130,7 @@ async fn run(
         .collect();
     for c in calls.iter().filter(|c| !synced.contains(&c.id)) {
         sync_log::Entity::insert(sync_log::ActiveModel {
-            entity_id: Set(tenant.get()),
+            entity_id: Set(i64::try_from(tenant)?),
             id: Set(new_id()?),
             call_id: Set(c.id),
             credential_fingerprint: Set(credential.clone()),
@@ -159,8 +159,8 @@ pub async fn schedule(app: AppState, every: std::time::Duration) {
         };
         for t in tenants.into_iter().filter(|t| t.is_active()) {
             match follow_ups(&app, t.id).await {
-                Ok(r) => tracing::info!(tenant = t.id.get(), ?r, "follow-up job ran"),
-                Err(e) => tracing::warn!(tenant = t.id.get(), error = %e, "follow-up job failed"),
+                Ok(r) => tracing::info!(tenant = %t.id, ?r, "follow-up job ran"),
+                Err(e) => tracing::warn!(tenant = %t.id, error = %e, "follow-up job failed"),
             }
         }
     }

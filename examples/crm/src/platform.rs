@@ -165,20 +165,20 @@ pub async fn cross_company_report(
     Ok(tenants
         .into_iter()
         .map(|t| {
-            let id = t.id.get();
+            let id = t.id.as_i64();
             let calls: Vec<_> = calls
                 .iter()
-                .filter(|c| c.entity_id == id)
+                .filter(|c| Some(c.entity_id) == id)
                 .cloned()
                 .collect();
             let stages: Vec<_> = stages
                 .iter()
-                .filter(|s| s.entity_id == id)
+                .filter(|s| Some(s.entity_id) == id)
                 .cloned()
                 .collect();
             let leads: Vec<_> = leads
                 .iter()
-                .filter(|l| l.entity_id == id)
+                .filter(|l| Some(l.entity_id) == id)
                 .cloned()
                 .collect();
             CompanyLine {

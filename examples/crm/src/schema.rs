@@ -133,8 +133,10 @@ const DDL: &[&str] = &[
 ///
 /// The database's error.
 pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
-    tenancy_seaorm::directory_store::migrate(conn).await?;
-    tenancy_seaorm::config_store::migrate(conn).await?;
+    // The CRM keys its companies by integer.
+    let key = tenancy_seaorm::TenantKeyType::BigInt;
+    tenancy_seaorm::directory_store::migrate(conn, key).await?;
+    tenancy_seaorm::config_store::migrate(conn, key).await?;
     for ddl in DDL {
         conn.execute_unprepared(ddl).await?;
     }

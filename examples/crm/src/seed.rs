@@ -235,7 +235,7 @@ async fn first_data(
     company: &DemoCompany,
     users: Vec<(i64, &'static str, String, &'static str, String)>,
 ) -> Result<(), DbErr> {
-    let tenant = company.id.get();
+    let tenant = i64::try_from(company.id).map_err(|e| DbErr::Custom(e.to_string()))?;
     for (id, email, name, role, hash) in users {
         user::Entity::insert(user::ActiveModel {
             entity_id: Set(tenant),

@@ -116,7 +116,7 @@ impl std::hash::Hash for KeyRef<'_> {
         match self {
             Self::Domain(d) => (0u8, d.as_str()).hash(state),
             Self::Slug(s) => (1u8, *s).hash(state),
-            Self::Id(id) => (2u8, id.get()).hash(state),
+            Self::Id(id) => (2u8, id).hash(state),
         }
     }
 }
@@ -233,6 +233,12 @@ impl TenantDirectory {
     pub fn invalidate_all(&self) {
         self.inner.found.clear();
         self.inner.missing.clear();
+    }
+
+    /// The kind of key the store's tenants have (see
+    /// [`DirectoryStore::key_kind`]).
+    pub fn key_kind(&self) -> crate::TenantKeyKind {
+        self.inner.store.key_kind()
     }
 
     /// The store behind the cache.

@@ -4,12 +4,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::{DirectoryStore, StoreError, Tenant, is_valid_slug};
-use crate::{Domain, DomainError, TenantId};
+use crate::{Domain, DomainError, TenantId, TenantKeyKind};
 
 /// Tenants and domains in a map. Cloning shares the map.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct InMemoryDirectory {
     inner: Arc<RwLock<Maps>>,
+    kind: TenantKeyKind,
+}
+
+impl Default for InMemoryDirectory {
+    fn default() -> Self {
+        Self::keyed_by(TenantKeyKind::Int)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -40,12 +47,23 @@ pub enum InsertError {
     /// Another tenant already owns this domain.
     #[error("domain {0} belongs to another tenant")]
     DomainTaken(Domain),
+    /// The tenant's key is not of the directory's kind.
+    #[error(transparent)]
+    KeyKind(crate::Error),
 }
 
 impl InMemoryDirectory {
-    /// An empty directory.
+    /// An empty directory of integer-keyed tenants.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty directory of tenants keyed by `kind`.
+    pub fn keyed_by(kind: TenantKeyKind) -> Self {
+        Self {
+            inner: Arc::default(),
+            kind,
+        }
     }
 
     /// Adds or replaces `tenant` and gives it `domains`.
@@ -62,6 +80,7 @@ impl InMemoryDirectory {
         if !is_valid_slug(&tenant.slug) {
             return Err(InsertError::Slug(tenant.slug));
         }
+        self.kind.check(tenant.id).map_err(InsertError::KeyKind)?;
         let domains = domains
             .into_iter()
             .map(|d| {
@@ -128,6 +147,10 @@ impl DirectoryStore for InMemoryDirectory {
 
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
         Ok(self.read().tenants.get(&id).cloned())
+    }
+
+    fn key_kind(&self) -> TenantKeyKind {
+        self.kind
     }
 }
 

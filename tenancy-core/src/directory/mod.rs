@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Domain, TenantId};
+use crate::{Domain, TenantId, TenantKeyKind};
 
 pub use cache::{DirectoryOptions, TenantDirectory};
 pub use memory::InMemoryDirectory;
@@ -117,6 +117,12 @@ pub trait DirectoryStore: Send + Sync + std::fmt::Debug + 'static {
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError>;
     /// The tenant with this id.
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// The kind of key this store's tenants have (integer unless it says
+    /// otherwise): what a resolver parses an id from a header or a path as,
+    /// so that text of another kind is a typed error, not an unknown tenant.
+    fn key_kind(&self) -> TenantKeyKind {
+        TenantKeyKind::Int
+    }
 }
 
 #[async_trait::async_trait]
@@ -129,6 +135,9 @@ impl<S: DirectoryStore + ?Sized> DirectoryStore for Arc<S> {
     }
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
         (**self).tenant_by_id(id).await
+    }
+    fn key_kind(&self) -> TenantKeyKind {
+        (**self).key_kind()
     }
 }
 

@@ -56,6 +56,8 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, TransactionTrait,
 };
+
+use crate::{Refusal, TenantKeyType, flavor::Flavor};
 use serde::{Deserialize, Serialize};
 use tenancy_config::{
     AuditFilter, AuditRecord, AuditValue, Change, ConfigStore, Loaded, Override, Scope, Secrecy,
@@ -105,6 +107,7 @@ mod scope_text {
 pub struct SeaOrmConfigStore {
     db: DatabaseConnection,
     channel: String,
+    key: TenantKeyType,
 }
 
 impl SeaOrmConfigStore {
@@ -114,7 +117,22 @@ impl SeaOrmConfigStore {
         Self {
             db,
             channel: DEFAULT_CHANNEL.to_owned(),
+            key: TenantKeyType::BigInt,
         }
+    }
+
+    /// The same store for tenants keyed by `key` (as declared on the
+    /// [`TableRegistry`](crate::TableRegistry)): the `tenant_id` columns
+    /// have that type, a change for a tenant of another kind is refused,
+    /// and a stored scope naming a key of another kind is a malformed row.
+    pub fn with_key(mut self, key: TenantKeyType) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// The SQL type of the tenant ids.
+    pub fn key(&self) -> TenantKeyType {
+        self.key
     }
 
     /// The same store notifying on another PostgreSQL channel. Channels are
@@ -143,7 +161,7 @@ impl SeaOrmConfigStore {
     /// The database's error.
     pub async fn migrate(&self) -> Result<(), DbErr> {
         let txn = self.db.begin().await?;
-        migrate(&txn).await?;
+        migrate(&txn, self.key).await?;
         txn.commit().await
     }
 }
@@ -155,7 +173,13 @@ impl SeaOrmConfigStore {
 /// # Errors
 ///
 /// The database's error.
-pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+pub async fn migrate<C: ConnectionTrait>(conn: &C, key: TenantKeyType) -> Result<(), DbErr> {
+    let flavor = Flavor::of(conn.get_database_backend()).map_err(Refusal::into_db_err)?;
+    let tenant_id = || {
+        ColumnDef::new_with_type("tenant_id", key.column_type(flavor))
+            .null()
+            .to_owned()
+    };
     let revision = Table::create()
         .table(REVISION_TABLE)
         .if_not_exists()
@@ -165,9 +189,9 @@ pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
     let overrides = Table::create()
         .table(OVERRIDES_TABLE)
         .if_not_exists()
-        .col(ColumnDef::new("scope").string_len(40).not_null())
+        .col(ColumnDef::new("scope").string_len(SCOPE_LEN).not_null())
         .col(ColumnDef::new("config_key").string_len(128).not_null())
-        .col(ColumnDef::new("tenant_id").big_integer().null())
+        .col(tenant_id())
         .col(ColumnDef::new("value").text().not_null())
         .col(ColumnDef::new("revision").big_integer().not_null())
         .col(ColumnDef::new("updated_at_ms").big_integer().not_null())
@@ -185,8 +209,8 @@ pub async fn migrate<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
         )
         .col(ColumnDef::new("at_ms").big_integer().not_null())
         .col(ColumnDef::new("actor").string_len(255).not_null())
-        .col(ColumnDef::new("scope").string_len(40).not_null())
-        .col(ColumnDef::new("tenant_id").big_integer().null())
+        .col(ColumnDef::new("scope").string_len(SCOPE_LEN).not_null())
+        .col(tenant_id())
         .col(ColumnDef::new("config_key").string_len(128).not_null())
         .col(ColumnDef::new("old_value").text().null())
         .col(ColumnDef::new("new_value").text().null())
@@ -234,6 +258,26 @@ fn to_i64(revision: u64) -> Result<i64, StoreError> {
     i64::try_from(revision).map_err(|_| malformed(format!("revision {revision} out of range")))
 }
 
+/// Room for `tenant:` and the longest key (a 64-byte text key).
+const SCOPE_LEN: u32 = 80;
+
+/// A scope read back from a row: well formed, and naming a tenant of the
+/// store's kind, or the row is malformed.
+fn stored_scope(key: TenantKeyType, text: &str) -> Result<Scope, StoreError> {
+    let scope: Scope = text
+        .parse()
+        .map_err(|e| StoreError::with_source("a stored config scope is malformed", e))?;
+    if let Some(tenant) = scope.tenant() {
+        key.kind().check(tenant).map_err(|e| {
+            StoreError::with_source(
+                "a stored config scope names a tenant of another key kind",
+                e,
+            )
+        })?;
+    }
+    Ok(scope)
+}
+
 fn scope_filter(scope: Scope) -> SimpleExpr {
     Expr::col("scope").eq(scope.to_string())
 }
@@ -266,7 +310,7 @@ fn override_columns() -> SelectStatement {
         .to_owned()
 }
 
-fn override_from(row: &QueryResult) -> Result<Override, StoreError> {
+fn override_from(key_type: TenantKeyType, row: &QueryResult) -> Result<Override, StoreError> {
     let read = unavailable("reading a config override");
     let (scope, key, value, revision): (String, String, String, i64) = (|| {
         Ok::<_, DbErr>((
@@ -277,9 +321,7 @@ fn override_from(row: &QueryResult) -> Result<Override, StoreError> {
         ))
     })()
     .map_err(read)?;
-    let scope: Scope = scope
-        .parse()
-        .map_err(|e| StoreError::with_source("a stored config scope is malformed", e))?;
+    let scope = stored_scope(key_type, &scope)?;
     // Not quoted: the value may be a secret.
     let value = serde_json::from_str(&value).map_err(|_| {
         malformed(format!(
@@ -304,15 +346,24 @@ pub async fn write_change_in<C: ConnectionTrait>(
     store: &SeaOrmConfigStore,
     change: &Change,
 ) -> Result<u64, StoreError> {
-    write_in(conn, change, &store.channel).await
+    write_in(conn, change, &store.channel, store.key).await
 }
 
 async fn write_in<C: ConnectionTrait>(
     conn: &C,
     change: &Change,
     channel: &str,
+    key: TenantKeyType,
 ) -> Result<u64, StoreError> {
     let failed = || unavailable("writing a config change");
+    // The tenant as a parameter of the column's type; a tenant of another
+    // kind is refused before anything is written.
+    let tenant_id = Flavor::of(conn.get_database_backend())
+        .and_then(|flavor| match change.scope.tenant() {
+            Some(tenant) => key.bind(flavor, tenant),
+            None => Ok(key.null(flavor)),
+        })
+        .map_err(|e| StoreError::with_source("a config change for this tenant", e))?;
     // Taking the revision row's lock first serialises writers.
     let bump = Query::update()
         .table(REVISION_TABLE)
@@ -327,7 +378,6 @@ async fn write_in<C: ConnectionTrait>(
     let revision = current_revision(conn).await?;
     let revision_i64 = to_i64(revision)?;
     let scope_text = change.scope.to_string();
-    let tenant_id = change.scope.tenant().map(|t| t.get());
     let this_row = Expr::col("scope")
         .eq(scope_text.as_str())
         .and(Expr::col("config_key").eq(change.key.as_str()));
@@ -380,7 +430,7 @@ async fn write_in<C: ConnectionTrait>(
                 .values([
                     scope_text.as_str().into(),
                     change.key.as_str().into(),
-                    tenant_id.into(),
+                    tenant_id.clone().into(),
                     value.to_string().into(),
                     revision_i64.into(),
                     at.into(),
@@ -418,7 +468,7 @@ async fn write_in<C: ConnectionTrait>(
             at.into(),
             change.actor.as_str().into(),
             scope_text.as_str().into(),
-            tenant_id.into(),
+            tenant_id.clone().into(),
             change.key.as_str().into(),
             record.old.as_ref().map(AuditValue::to_column).into(),
             record.new.as_ref().map(AuditValue::to_column).into(),
@@ -446,7 +496,7 @@ async fn write_in<C: ConnectionTrait>(
     Ok(revision)
 }
 
-fn audit_from(row: &QueryResult) -> Result<AuditRecord, StoreError> {
+fn audit_from(key_type: TenantKeyType, row: &QueryResult) -> Result<AuditRecord, StoreError> {
     let read = unavailable("reading a config audit record");
     #[allow(clippy::type_complexity)]
     let (revision, at_ms, actor, scope, key, old, new, secret): (
@@ -471,9 +521,7 @@ fn audit_from(row: &QueryResult) -> Result<AuditRecord, StoreError> {
         ))
     })()
     .map_err(read)?;
-    let scope: Scope = scope
-        .parse()
-        .map_err(|e| StoreError::with_source("a stored config scope is malformed", e))?;
+    let scope = stored_scope(key_type, &scope)?;
     let column = |text: Option<String>| {
         text.map(|t| AuditValue::from_column(&t, Secrecy::secret_if(secret)))
             .transpose()
@@ -500,7 +548,10 @@ impl ConfigStore for SeaOrmConfigStore {
             .query_all(&override_columns())
             .await
             .map_err(unavailable("loading config overrides"))?;
-        let overrides = rows.iter().map(override_from).collect::<Result<_, _>>()?;
+        let overrides = rows
+            .iter()
+            .map(|row| override_from(self.key, row))
+            .collect::<Result<_, _>>()?;
         Ok(Loaded::new(revision, overrides))
     }
 
@@ -511,7 +562,9 @@ impl ConfigStore for SeaOrmConfigStore {
             .query_all(&stmt)
             .await
             .map_err(unavailable("loading config overrides"))?;
-        rows.iter().map(override_from).collect()
+        rows.iter()
+            .map(|row| override_from(self.key, row))
+            .collect()
     }
 
     async fn write(&self, change: Change) -> Result<u64, StoreError> {
@@ -521,7 +574,7 @@ impl ConfigStore for SeaOrmConfigStore {
             .await
             .map_err(unavailable("starting a config write"))?;
         // On error `txn` is dropped, which rolls back: nothing is written.
-        let revision = write_in(&txn, &change, &self.channel).await?;
+        let revision = write_in(&txn, &change, &self.channel, self.key).await?;
         txn.commit()
             .await
             .map_err(unavailable("committing a config write"))?;
@@ -557,6 +610,6 @@ impl ConfigStore for SeaOrmConfigStore {
             .query_all(&stmt)
             .await
             .map_err(unavailable("reading the config audit"))?;
-        rows.iter().map(audit_from).collect()
+        rows.iter().map(|row| audit_from(self.key, row)).collect()
     }
 }

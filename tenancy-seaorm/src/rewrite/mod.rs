@@ -467,7 +467,8 @@ impl Rewriter<'_> {
     }
 
     /// Records that the caller's expression `value` sets the tenant column of
-    /// `table`: allowed only if it is a placeholder or an integer literal,
+    /// `table`: allowed only if it is a placeholder or a literal key of the
+    /// columns' type (a number for integer keys, a string for the others),
     /// checked against the tenant every time the statement runs.
     fn check_tenant_value(
         &mut self,
@@ -479,13 +480,20 @@ impl Rewriter<'_> {
             table: table.to_owned(),
             column: column.to_owned(),
         };
+        let key = self.registry.key;
         let check = match value {
             Expr::Value(v) => match &v.value {
                 Value::Placeholder(p) => {
                     let k: usize = p.get(1..).and_then(|k| k.parse().ok()).ok_or_else(refuse)?;
                     TenantCheck::Param(k.checked_sub(1).ok_or_else(refuse)?)
                 }
-                Value::Number(n, _) => TenantCheck::Literal(n.parse().map_err(|_| refuse())?),
+                // A literal of the column's own form, read strictly as a key.
+                Value::Number(n, _) => {
+                    TenantCheck::Literal(key.literal(Some(n), None).ok_or_else(refuse)?)
+                }
+                Value::SingleQuotedString(s) => {
+                    TenantCheck::Literal(key.literal(None, Some(s)).ok_or_else(refuse)?)
+                }
                 _ => return Err(refuse()),
             },
             _ => return Err(refuse()),

@@ -82,7 +82,7 @@ where
                 }
             };
             let tenant = resolved.tenant;
-            span.record("tenant", tenant.id.get());
+            span.record("tenant", tracing::field::display(tenant.id));
             if let Some(prefix) = resolved.strip_path_prefix {
                 strip_path_prefix(req.uri_mut(), &prefix);
             }

@@ -3,7 +3,6 @@
 
 use futures_util::future::BoxFuture;
 use http::HeaderName;
-use tenancy_core::TenantId;
 use tenancy_core::directory::{TenantDirectory, is_valid_slug};
 
 use super::{Malformed, RequestHead, Resolution, TenantResolver};
@@ -80,7 +79,8 @@ impl TenantResolver for Subdomain {
 pub enum HeaderKey {
     /// The tenant's slug.
     Slug,
-    /// The tenant's numeric id.
+    /// The tenant's id, parsed as the directory's kind of key
+    /// ([`TenantDirectory::key_kind`](tenancy_core::directory::TenantDirectory::key_kind)).
     Id,
 }
 
@@ -141,7 +141,9 @@ impl TenantResolver for TenantHeader {
                 HeaderKey::Slug if is_valid_slug(value) => {
                     Resolution::from_lookup(self.directory.by_slug(value).await)
                 }
-                HeaderKey::Id => match value.parse::<TenantId>() {
+                // Parsed as the directory's kind of key, strictly: text of
+                // another kind is a malformed header, not an unknown tenant.
+                HeaderKey::Id => match self.directory.key_kind().parse(value) {
                     Ok(id) => Resolution::from_lookup(self.directory.by_id(id).await),
                     Err(_) => malformed(),
                 },

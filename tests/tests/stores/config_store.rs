@@ -229,7 +229,7 @@ async fn migrations_are_idempotent() {
     for_each_backend(|conn| async move {
         let store = migrated(&conn).await;
         store.migrate().await.expect("a second run changes nothing");
-        tenancy_seaorm::config_store::migrate(&conn)
+        tenancy_seaorm::config_store::migrate(&conn, tenancy_seaorm::TenantKeyType::BigInt)
             .await
             .expect("and a third, outside a transaction");
         assert_eq!(

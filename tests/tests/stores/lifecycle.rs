@@ -3,9 +3,11 @@
 //! byte-identical; the purge deletes children before parents.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, JsonValue};
-use tenancy_core::{Domain, directory::Tenant};
+use tenancy_core::{Domain, TenantId, directory::Tenant};
 use tenancy_seaorm::lifecycle::{PurgeMode, export_tenant, onboard, purge_tenant};
-use tenancy_seaorm::{DirectoryWriteError, LifecycleError, TableRegistry, directory_store};
+use tenancy_seaorm::{
+    DirectoryWriteError, LifecycleError, TableRegistry, TenantKeyType, directory_store,
+};
 
 use tenancy_testkit::{Backend, exec, for_each_backend, rows};
 
@@ -34,7 +36,9 @@ fn registry() -> TableRegistry {
 }
 
 async fn setup(conn: &DatabaseConnection) {
-    directory_store::migrate(conn).await.unwrap();
+    directory_store::migrate(conn, TenantKeyType::BigInt)
+        .await
+        .unwrap();
     for sql in SCHEMA {
         exec(conn, sql).await;
     }
@@ -223,7 +227,7 @@ async fn onboarding_is_one_transaction() {
         .await
         .unwrap_err();
         assert!(
-            matches!(&err, LifecycleError::Setup { tenant, source: DbErr::Custom(m) } if tenant.get() == 4 && m == "the seed data is wrong"),
+            matches!(&err, LifecycleError::Setup { tenant, source: DbErr::Custom(m) } if *tenant == TenantId::new(4) && m == "the seed data is wrong"),
             "{err}"
         );
         assert_eq!(all_but(&conn, 4).await, before);
@@ -232,6 +236,7 @@ async fn onboarding_is_one_transaction() {
         // A domain another tenant has: refused, nothing written.
         directory_store::create_tenant(
             &conn,
+            TenantKeyType::BigInt,
             &Tenant::new(1, "golden", "Golden Key"),
             &[Domain::parse("golden.example").unwrap()],
         )

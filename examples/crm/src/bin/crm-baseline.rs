@@ -63,7 +63,7 @@ async fn user_of(b: &Baseline, tenant: TenantId, jar: &CookieJar) -> AppResult<(
         .columns(["entity_id", "user_id"])
         .from("sessions")
         .and_where(Expr::col("token_hash").eq(hash))
-        .and_where(Expr::col("entity_id").eq(tenant.get()))
+        .and_where(Expr::col("entity_id").eq(tenant))
         .to_owned();
     let row = b
         .app
@@ -73,7 +73,7 @@ async fn user_of(b: &Baseline, tenant: TenantId, jar: &CookieJar) -> AppResult<(
         .ok_or(AppError::Unauthorized)?;
     let user_id: i64 = row.try_get("", "user_id")?;
     let u = user::Entity::find()
-        .filter(user::Column::EntityId.eq(tenant.get()))
+        .filter(user::Column::EntityId.eq(tenant))
         .filter(user::Column::Id.eq(user_id))
         .one(&b.app.db)
         .await?
@@ -95,7 +95,7 @@ async fn login(
 ) -> AppResult<(CookieJar, Json<Value>)> {
     let t = tenant(&b, &headers)?;
     let u = user::Entity::find()
-        .filter(user::Column::EntityId.eq(t.get()))
+        .filter(user::Column::EntityId.eq(t))
         .filter(user::Column::Email.eq(c.email))
         .one(&b.app.db)
         .await?
@@ -116,7 +116,7 @@ async fn leads(
     let t = tenant(&b, &headers)?;
     user_of(&b, t, &jar).await?;
     let leads = lead::Entity::find()
-        .filter(lead::Column::EntityId.eq(t.get()))
+        .filter(lead::Column::EntityId.eq(t))
         .order_by_asc(lead::Column::CreatedAt)
         .order_by_asc(lead::Column::Id)
         .all(&b.app.db)
@@ -149,13 +149,13 @@ async fn log_call(
         )));
     }
     lead::Entity::find()
-        .filter(lead::Column::EntityId.eq(t.get()))
+        .filter(lead::Column::EntityId.eq(t))
         .filter(lead::Column::Id.eq(new.lead_id))
         .one(&b.app.db)
         .await?
         .ok_or(AppError::NotFound)?;
     let model = call::Model {
-        entity_id: t.get(),
+        entity_id: i64::try_from(t)?,
         id: new_id()?,
         lead_id: new.lead_id,
         agent_id: user_id,

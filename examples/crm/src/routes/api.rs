@@ -151,7 +151,7 @@ pub async fn create_lead(
         .await?
         .ok_or_else(|| AppError::Unprocessable("this company has no pipeline".into()))?;
     let model = lead::Model {
-        entity_id: db.tenant().get(),
+        entity_id: i64::try_from(db.tenant())?,
         id: new_id()?,
         account_id: new.account_id,
         stage_id: first.id,
@@ -303,7 +303,7 @@ pub(crate) async fn record_call(
     // The lead must be this company's: another company's id is a 404.
     find_lead(db, new.lead_id).await?;
     let model = call::Model {
-        entity_id: db.tenant().get(),
+        entity_id: i64::try_from(db.tenant())?,
         id: new_id()?,
         lead_id: new.lead_id,
         agent_id: me.user_id,
