@@ -15,6 +15,12 @@
 //! a loud `SKIPPED:` line on stderr, except in CI (`CI=true`), where a missing
 //! database is a failure, never a skip.
 //!
+//! # Fixtures
+//!
+//! [`fixtures`] holds the SeaORM entities of a small CRM-shaped schema
+//! (`regions`, `accounts`, `leads`, `calls`) and their DDL per backend, for
+//! tests and benches that use SeaORM's own APIs.
+//!
 //! # Isolation between tests
 //!
 //! Every test gets a brand-new, empty database, so tests can run in parallel
@@ -48,6 +54,7 @@
 
 mod backend;
 mod db;
+pub mod fixtures;
 mod policies;
 mod rows;
 #[cfg(test)]

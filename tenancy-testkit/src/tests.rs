@@ -214,3 +214,103 @@ async fn assert_gone(backend: Backend, name: &str) {
     );
     probe.cleanup().await;
 }
+
+/// The fixture entities read and write the tables the fixture DDL creates,
+/// on every backend, with generated ids and without; the relations join.
+#[tokio::test]
+async fn fixture_entities_match_their_ddl() {
+    use sea_orm::{EntityTrait, ModelTrait, NotSet, Set};
+
+    use crate::fixtures::{Schema, account, call, lead, region};
+
+    for generated in [false, true] {
+        for_each_backend(move |conn| async move {
+            let backend = Backend::of(&conn);
+            let schema = if generated {
+                Schema::new().generated_ids(100)
+            } else {
+                Schema::new()
+            };
+            schema.create(&conn).await;
+            let id = |n: i32| if generated { NotSet } else { Set(n) };
+            // One row per table, so `find().one()` reads back the row just
+            // inserted (without generated ids, MySQL can't report its id).
+            region::Entity::insert(region::ActiveModel {
+                id: Set(1),
+                name: Set("north".into()),
+            })
+            .exec_without_returning(&conn)
+            .await
+            .unwrap();
+            let north = region::Entity::find().one(&conn).await.unwrap().unwrap();
+            account::Entity::insert(account::ActiveModel {
+                id: id(1),
+                entity_id: Set(7),
+                name: Set("acme".into()),
+                region_id: Set(Some(north.id)),
+            })
+            .exec_without_returning(&conn)
+            .await
+            .unwrap();
+            let acme = account::Entity::find().one(&conn).await.unwrap().unwrap();
+            lead::Entity::insert(lead::ActiveModel {
+                id: id(1),
+                entity_id: Set(7),
+                account_id: Set(Some(acme.id)),
+                name: Set("ann".into()),
+                status: Set("new".into()),
+                score: Set(None),
+            })
+            .exec_without_returning(&conn)
+            .await
+            .unwrap();
+            let ann = lead::Entity::find().one(&conn).await.unwrap().unwrap();
+            call::Entity::insert(call::ActiveModel {
+                id: id(1),
+                company_id: Set(7),
+                lead_id: Set(Some(ann.id)),
+                disposition: Set("sale".into()),
+                seconds: Set(42),
+            })
+            .exec_without_returning(&conn)
+            .await
+            .unwrap();
+            let call = call::Entity::find().one(&conn).await.unwrap().unwrap();
+            let first = if generated && backend != Backend::Sqlite {
+                100
+            } else {
+                1
+            };
+            assert_eq!(
+                (acme.id, ann.id, call.id),
+                (first, first, first),
+                "on {backend}"
+            );
+            assert_eq!(
+                (acme.entity_id, ann.score, call.company_id, call.seconds),
+                (7, None, 7, 42),
+                "on {backend}"
+            );
+            assert_eq!(
+                lead::Entity::find_by_id(ann.id)
+                    .find_also_related(account::Entity)
+                    .one(&conn)
+                    .await
+                    .unwrap(),
+                Some((ann.clone(), Some(acme.clone()))),
+                "on {backend}"
+            );
+            assert_eq!(
+                acme.find_related(call::Entity).all(&conn).await.unwrap(),
+                [call],
+                "on {backend}"
+            );
+            assert_eq!(
+                acme.find_related(region::Entity).one(&conn).await.unwrap(),
+                Some(north),
+                "on {backend}"
+            );
+        })
+        .await;
+    }
+}

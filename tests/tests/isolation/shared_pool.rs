@@ -7,39 +7,23 @@
 
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, Statement};
 use tenancy_seaorm::{TableRegistry, TenantConnection};
+use tenancy_testkit::fixtures::{Schema, lead};
 use tenancy_testkit::{exec, for_each_backend, rows};
 
-mod lead {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "leads")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: i64,
-        pub entity_id: i64,
-        pub name: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-fn new_lead(id: i64, tenant: i64) -> lead::ActiveModel {
+fn new_lead(id: i32, tenant: i64) -> lead::ActiveModel {
     lead::ActiveModel {
         id: Set(id),
         entity_id: Set(tenant),
         name: Set(format!("lead {id}")),
+        status: Set("new".to_owned()),
+        ..Default::default()
     }
 }
 
 #[tokio::test]
 async fn the_same_text_on_both_connections_binds_alike() {
     for_each_backend(|conn| async move {
-        exec(&conn, "CREATE TABLE leads (id BIGINT PRIMARY KEY, entity_id BIGINT NOT NULL, name VARCHAR(40) NOT NULL)").await;
-        exec(&conn, "CREATE TABLE regions (id BIGINT PRIMARY KEY, name VARCHAR(40) NOT NULL)").await;
+        Schema::new().create(&conn).await;
         exec(&conn, "INSERT INTO regions VALUES (1, 'north')").await;
         let registry = TableRegistry::builder()
             .scoped_table("leads")
@@ -50,8 +34,14 @@ async fn the_same_text_on_both_connections_binds_alike() {
         // Interleave many times, so whichever side prepares first, the
         // other reuses the cached statement.
         for i in 0..6 {
-            lead::Entity::insert(new_lead(10 + i, 1)).exec_without_returning(&scoped).await.unwrap();
-            lead::Entity::insert(new_lead(20 + i, 2)).exec_without_returning(&conn).await.unwrap();
+            lead::Entity::insert(new_lead(10 + i, 1))
+                .exec_without_returning(&scoped)
+                .await
+                .unwrap();
+            lead::Entity::insert(new_lead(20 + i, 2))
+                .exec_without_returning(&conn)
+                .await
+                .unwrap();
         }
         let backend = conn.get_database_backend();
         let read = match backend {
@@ -64,7 +54,11 @@ async fn the_same_text_on_both_connections_binds_alike() {
             assert_eq!(conn.query_all_raw(stmt).await.unwrap().len(), 1);
         }
         assert_eq!(
-            rows(&conn, "SELECT entity_id, COUNT(*) FROM leads GROUP BY entity_id ORDER BY entity_id").await,
+            rows(
+                &conn,
+                "SELECT entity_id, COUNT(*) FROM leads GROUP BY entity_id ORDER BY entity_id"
+            )
+            .await,
             [["1", "6"], ["2", "6"]]
         );
     })

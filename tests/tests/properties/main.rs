@@ -41,6 +41,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use tenancy_seaorm::{Refusal, RowLevelSecurity, TableRegistry, TenantConnection, VerifiedRls};
+use tenancy_testkit::fixtures::Schema;
 use tenancy_testkit::{Backend, PoliciesOnly, TestDb, exec, fresh_db, try_rows, try_rows_of};
 
 use model::{Dataset, TENANTS, Table};
@@ -198,9 +199,8 @@ impl Env {
 
     async fn new(backend: Backend) -> Self {
         let shared = fresh_db(backend).await;
-        for sql in model::schema(backend, None) {
-            exec(&shared.conn, &sql).await;
-        }
+        // No default tenant in D, so an insert left unstamped fails.
+        Schema::new().create(&shared.conn).await;
         // In D only: a statement that reads it through the scoped
         // connection gets rows where D|t gets an error.
         exec(
@@ -218,9 +218,7 @@ impl Env {
             let db = fresh_db(backend).await;
             // D|t's tenant columns default to t, so an insert that leaves
             // the column out lands in t, as the scoped one must.
-            for sql in model::schema(backend, Some(t)) {
-                exec(&db.conn, &sql).await;
-            }
+            Schema::new().tenant_default(t).create(&db.conn).await;
             only.push(db);
         }
         let registry = TableRegistry::builder()

@@ -1,12 +1,12 @@
-//! The schema the properties run on, and random datasets for it.
+//! The schema the properties run on (the testkit's
+//! [`tenancy_testkit::fixtures`]), as the raw-SQL grammar sees it, and
+//! random datasets for it.
 //!
 //! Three scoped tables linked by foreign keys (which may point into another
 //! tenant's rows), one global table, three tenants, NULLs and repeated
 //! values. Ids are unique across tenants, as with a plain autoincrement key.
 
 use proptest::prelude::*;
-
-use tenancy_testkit::Backend;
 
 /// The tenants that own rows.
 pub const TENANTS: [i64; 3] = [1, 2, 3];
@@ -86,37 +86,6 @@ impl Table {
             Table::Calls => ("disposition", &["callback", "no_answer", "sale"]),
         }
     }
-}
-
-/// The DDL of D (no default tenant, so an unstamped insert fails) or of
-/// D|t (the tenant columns default to t, so the same insert run directly
-/// lands in t). No foreign-key constraints: the data has dangling and
-/// cross-tenant references on purpose.
-pub fn schema(_backend: Backend, default: Option<i64>) -> Vec<String> {
-    let tenant = |col: &str| match default {
-        Some(t) => format!("{col} BIGINT NOT NULL DEFAULT {t}"),
-        None => format!("{col} BIGINT NOT NULL"),
-    };
-    vec![
-        "CREATE TABLE regions (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL)".into(),
-        format!(
-            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, {}, name VARCHAR(40) NOT NULL, region_id INTEGER NULL)",
-            tenant("entity_id")
-        ),
-        format!(
-            "CREATE TABLE leads (id INTEGER PRIMARY KEY, {}, account_id INTEGER NULL, name VARCHAR(40) NOT NULL, \
-             status VARCHAR(20) NOT NULL, score INTEGER NULL)",
-            tenant("entity_id")
-        ),
-        format!(
-            "CREATE TABLE calls (id INTEGER PRIMARY KEY, {}, lead_id INTEGER NULL, disposition VARCHAR(20) NOT NULL, \
-             seconds INTEGER NOT NULL)",
-            tenant("company_id")
-        ),
-        "CREATE INDEX accounts_tenant ON accounts (entity_id, id)".into(),
-        "CREATE INDEX leads_tenant ON leads (entity_id, id)".into(),
-        "CREATE INDEX calls_tenant ON calls (company_id, id)".into(),
-    ]
 }
 
 #[derive(Debug, Clone)]
