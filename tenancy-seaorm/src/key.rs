@@ -24,6 +24,12 @@ use crate::{Refusal, flavor::Flavor};
 ///
 /// A UUID as text is its lowercase hyphenated form; as bytes, its 16 bytes
 /// in RFC 4122 order.
+///
+/// The tenant field of a SeaORM entity: `i64` for `BigInt`; `Uuid` for
+/// `UuidBinary` on every backend and for `Uuid` on PostgreSQL, but
+/// `String` for `Uuid` on MySQL and SQLite (sqlx binds a `Uuid` there as
+/// 16 bytes, which a `CHAR(36)` column would store as they come); `String`
+/// for `Text`. A value in another form is refused, never converted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum TenantKeyType {
@@ -99,6 +105,11 @@ impl TenantKeyType {
                     }
                     (Value::Bytes(Some(v)), Self::UuidBinary, Flavor::MySql | Flavor::Sqlite) => {
                         v.as_slice() == uuid.as_bytes()
+                    }
+                    // sqlx encodes a `Uuid` as its 16 bytes on MySQL and
+                    // SQLite: what a SeaORM entity's `Uuid` field binds.
+                    (Value::Uuid(Some(v)), Self::UuidBinary, Flavor::MySql | Flavor::Sqlite) => {
+                        *v == uuid
                     }
                     _ => false,
                 }

@@ -16,3 +16,4 @@ mod schema_audit;
 mod scoping;
 mod seaorm_api;
 mod shared_pool;
+mod uuid_keys;
