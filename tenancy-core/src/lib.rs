@@ -3,7 +3,9 @@
 //!
 //! This crate has no HTTP and no SQL. It owns:
 //!
-//! - [`TenantId`], the identifier stored in every tenant-scoped row;
+//! - [`TenantId`], the identifier stored in every tenant-scoped row: an
+//!   integer, a UUID or a short text key, of the [`TenantKeyKind`] the
+//!   application chose;
 //! - [`TenantContext`], the value that travels with a request or a job;
 //! - [`Domain`], a normalised domain name, and the [`directory`] that maps
 //!   domains and slugs to tenants, with a cache;
@@ -40,7 +42,8 @@
 //! # How it fails
 //!
 //! Nothing here panics on bad input: parsing a tenant id returns
-//! [`Error::InvalidTenantId`], and reading the context outside a scope returns
+//! [`Error::InvalidTenantId`], a key of another kind than the application's
+//! [`Error::KeyKind`], and reading the context outside a scope returns
 //! [`Error::NoTenant`].
 
 #![forbid(unsafe_code)]
