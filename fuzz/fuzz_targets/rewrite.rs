@@ -3,7 +3,8 @@
 //! output may itself be refused on a second pass, so idempotence is not
 //! checked.
 //!
-//! Input: the first byte picks the backend, the rest is the SQL.
+//! Input: the first byte picks the backend and the tenant key type (an
+//! integer, a UUID as text, a text key), the rest is the SQL.
 
 #![no_main]
 
@@ -16,19 +17,22 @@ use sqlparser::{
     parser::{Parser, ParserOptions},
 };
 use tenancy_core::TenantId;
-use tenancy_seaorm::{Refusal, TableRegistry};
+use tenancy_seaorm::{Refusal, TableRegistry, TenantKeyType};
 
-// Built once: the plan cache lives in the registry, so the cached path
-// sees statements from earlier inputs too. Two tenant column names and a
-// global table, so every kind of table reference is reached.
-static REGISTRY: LazyLock<TableRegistry> = LazyLock::new(|| {
-    TableRegistry::builder()
-        .scoped_table("leads")
-        .scoped_table("accounts")
-        .scoped_table_by("calls", "company_id")
-        .global_table("regions")
-        .build()
-        .expect("a valid registry")
+// Built once per key type: the plan cache lives in the registry, so the
+// cached path sees statements from earlier inputs too. Two tenant column
+// names and a global table, so every kind of table reference is reached.
+static REGISTRIES: LazyLock<[TableRegistry; 3]> = LazyLock::new(|| {
+    [TenantKeyType::BigInt, TenantKeyType::Uuid, TenantKeyType::Text].map(|key| {
+        TableRegistry::builder()
+            .tenant_key(key)
+            .scoped_table("leads")
+            .scoped_table("accounts")
+            .scoped_table_by("calls", "company_id")
+            .global_table("regions")
+            .build()
+            .expect("a valid registry")
+    })
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -44,7 +48,15 @@ fuzz_target!(|data: &[u8]| {
         _ => (DbBackend::MySql, &MySqlDialect {}),
     };
 
-    if let Ok(out) = REGISTRY.rewrite_uncached(backend, sql) {
+    let key = usize::from(pick / 3 % 3);
+    let registry = &REGISTRIES[key];
+    let tenant = match key {
+        0 => TenantId::new(7),
+        1 => TenantId::uuid(tenancy_core::uuid::Uuid::from_u128(7)),
+        _ => TenantId::text("tenant-7").expect("a valid text key"),
+    };
+
+    if let Ok(out) = registry.rewrite_uncached(backend, sql) {
         // The rewrite keeps literals as written and allows nesting up to
         // twice its depth limit (256) plus 50; parse with the same settings,
         // or an accepted escape or deep statement would fail here for the
@@ -62,9 +74,8 @@ fuzz_target!(|data: &[u8]| {
 
     // Twice: the first call plans and caches, the second is a cache hit and
     // must bind the same way.
-    let tenant = TenantId::new(7);
-    let first = REGISTRY.scope_statement(Statement::from_string(backend, sql), tenant);
-    let second = REGISTRY.scope_statement(Statement::from_string(backend, sql), tenant);
+    let first = registry.scope_statement(Statement::from_string(backend, sql), tenant);
+    let second = registry.scope_statement(Statement::from_string(backend, sql), tenant);
     assert_eq!(
         first.is_ok(),
         second.is_ok(),
@@ -75,6 +86,6 @@ fuzz_target!(|data: &[u8]| {
     if let Err(Refusal::Parameters { placeholders, .. }) = first {
         let values = vec![tenant.into(); placeholders];
         let stmt = Statement::from_sql_and_values(backend, sql, values);
-        let _ = REGISTRY.scope_statement(stmt, tenant);
+        let _ = registry.scope_statement(stmt, tenant);
     }
 });
