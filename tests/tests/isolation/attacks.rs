@@ -11,18 +11,33 @@
 //!
 //! Before the fix, each statement here read or changed another tenant's
 //! rows or an unregistered table, so each check here would have failed.
+//!
+//! Each test runs once per kind of tenant key (integer, UUID, text), as the
+//! scoping cases do; `{t1}` in an attack is tenant 1 as a literal of the
+//! column's form.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
 use tenancy_testkit::{Backend, exec, fresh_db, rows_sorted, try_rows};
 
+use crate::scoping::keys::{Keys, each_key_kind};
+
 /// The tenant under test; tenants 1 and 3 are its neighbours.
 const T: i64 = 2;
 
-fn schema(default: Option<i64>) -> Vec<String> {
+/// Tables with a tenant column (`entity_id`), with every column in order.
+const SCOPED: [(&str, &[&str]); 4] = [
+    ("leads", &["id", "entity_id", "name"]),
+    ("account", &["id", "entity_id", "name"]),
+    ("task", &["id", "entity_id", "title"]),
+    ("t1", &["a", "entity_id"]),
+];
+
+fn schema(backend: Backend, keys: Keys, default: Option<i64>) -> Vec<String> {
+    let key_type = keys.column_type(backend);
     let tenant = match default {
-        Some(t) => format!("entity_id BIGINT NOT NULL DEFAULT {t}"),
-        None => "entity_id BIGINT NOT NULL".to_owned(),
+        Some(t) => format!("entity_id {key_type} NOT NULL DEFAULT {}", keys.literal(t)),
+        None => format!("entity_id {key_type} NOT NULL"),
     };
     vec![
         format!("CREATE TABLE leads (id INTEGER PRIMARY KEY, {tenant}, name VARCHAR(40) NOT NULL)"),
@@ -37,13 +52,13 @@ fn schema(default: Option<i64>) -> Vec<String> {
     ]
 }
 
-fn data(only: Option<i64>) -> Vec<String> {
+fn data(keys: Keys, only: Option<i64>) -> Vec<String> {
     let keep = |t: i64| only.is_none_or(|o| o == t);
     let mut sql = Vec::new();
     for (table, col) in [("leads", "name"), ("account", "name"), ("task", "title")] {
         let rows: Vec<String> = (1..=6_i64)
             .filter(|id| keep((id - 1) % 3 + 1))
-            .map(|id| format!("({id}, {}, '{table}{id}')", (id - 1) % 3 + 1))
+            .map(|id| format!("({id}, {}, '{table}{id}')", keys.literal((id - 1) % 3 + 1)))
             .collect();
         sql.push(format!(
             "INSERT INTO {table} (id, entity_id, {col}) VALUES {}",
@@ -52,7 +67,7 @@ fn data(only: Option<i64>) -> Vec<String> {
     }
     let t1: Vec<String> = (1..=3_i64)
         .filter(|t| keep(*t))
-        .map(|t| format!("({}, {t})", t + 1))
+        .map(|t| format!("({}, {})", t + 1, keys.literal(t)))
         .collect();
     sql.push(format!(
         "INSERT INTO t1 (a, entity_id) VALUES {}",
@@ -63,8 +78,9 @@ fn data(only: Option<i64>) -> Vec<String> {
     sql
 }
 
-fn registry() -> TableRegistry {
+fn registry(keys: Keys) -> TableRegistry {
     TableRegistry::builder()
+        .tenant_key(keys.key_type())
         .scoped_table("leads")
         .scoped_table("account")
         .scoped_table("task")
@@ -74,18 +90,16 @@ fn registry() -> TableRegistry {
         .expect("registry")
 }
 
-/// Every row of D, table by table.
-async fn dump(conn: &DatabaseConnection) -> Vec<Vec<String>> {
+/// Every row of D, table by table; the tenant column is the third cell.
+async fn dump(conn: &DatabaseConnection, keys: Keys) -> Vec<Vec<String>> {
+    let backend = Backend::of(conn);
     let mut all = Vec::new();
-    for table in [
-        "leads",
-        "account",
-        "task",
-        "t1",
-        "disposition_kind",
-        "platform_secret",
-    ] {
-        let mut rows = rows_sorted(conn, &format!("SELECT * FROM {table}")).await;
+    let scoped = SCOPED
+        .iter()
+        .map(|(table, columns)| (*table, keys.all_columns(backend, columns, "entity_id")));
+    let global = ["disposition_kind", "platform_secret"].map(|table| (table, "*".to_owned()));
+    for (table, select) in scoped.chain(global) {
+        let mut rows = rows_sorted(conn, &format!("SELECT {select} FROM {table}")).await;
         for row in &mut rows {
             row.insert(0, table.to_owned());
         }
@@ -118,7 +132,7 @@ const ATTACKS: &[(&str, &[Backend], &str)] = &[
     (
         "lexer",
         MYSQL,
-        "UPDATE account a JOIN account b ON 1 < 1.5JOIN(leads) SET leads.entity_id = 1",
+        "UPDATE account a JOIN account b ON 1 < 1.5JOIN(leads) SET leads.entity_id = {t1}",
     ),
     // The SET qualifier names no guarded target.
     (
@@ -184,8 +198,8 @@ const ATTACKS: &[(&str, &[Backend], &str)] = &[
         ALL,
         "INSERT INTO task (id, title) WITH tas\u{212a} AS (SELECT 1) SELECT id + 100, title FROM task",
     ),
-    ("unicode", MYSQL, "UPDATE task SET `entity_\u{130}d` = 1"),
-    ("unicode", MYSQL, "UPDATE task SET entity_\u{131}d = 1"),
+    ("unicode", MYSQL, "UPDATE task SET `entity_\u{130}d` = {t1}"),
+    ("unicode", MYSQL, "UPDATE task SET entity_\u{131}d = {t1}"),
     // 4. CTE scoping: MariaDB resolves the inner name to the base table.
     (
         "cte",
@@ -238,34 +252,45 @@ const ATTACKS: &[(&str, &[Backend], &str)] = &[
     ),
 ];
 
-fn expand(sql: &str) -> String {
+fn expand(backend: Backend, keys: Keys, sql: &str) -> String {
     match sql {
         "__deep__" => format!("SELECT 1{} FROM leads", "+1".repeat(40_000)),
         "__wide_union__" => vec!["SELECT id FROM leads"; 3_000].join(" UNION "),
-        other => other.to_owned(),
+        other => keys.render(backend, other),
     }
 }
 
-#[tokio::test]
-async fn attacks_are_refused_or_scoped() {
+each_key_kind!(
+    attacks_are_refused_or_scoped,
+    literals_mean_the_same_under_every_setting,
+    keyword_names_are_rendered_quoted,
+);
+
+async fn attacks_are_refused_or_scoped(keys: Keys) {
     for backend in tenancy_testkit::backends() {
         let shared = fresh_db(backend).await;
         let only = fresh_db(backend).await;
-        for sql in schema(None).into_iter().chain(data(None)) {
+        for sql in schema(backend, keys, None)
+            .into_iter()
+            .chain(data(keys, None))
+        {
             exec(&shared.conn, &sql).await;
         }
-        for sql in schema(Some(T)).into_iter().chain(data(Some(T))) {
+        for sql in schema(backend, keys, Some(T))
+            .into_iter()
+            .chain(data(keys, Some(T)))
+        {
             exec(&only.conn, &sql).await;
         }
-        let scoped = TenantConnection::new(shared.conn.clone(), registry(), T);
+        let scoped = TenantConnection::new(shared.conn.clone(), registry(keys), keys.tenant(T));
         let mut failures = Vec::new();
         let mut outcomes = Vec::new();
         for (class, on, sql) in ATTACKS {
             if !on.contains(&backend) {
                 continue;
             }
-            let sql = expand(sql);
-            let before = dump(&shared.conn).await;
+            let sql = expand(backend, keys, sql);
+            let before = dump(&shared.conn, keys).await;
             let got = try_rows(&scoped, &sql).await;
             let short: String = sql.chars().take(100).collect();
             match &got {
@@ -297,10 +322,11 @@ async fn attacks_are_refused_or_scoped() {
                     outcomes.push(format!("{class}: scoped: {short}"));
                 }
             }
-            let after = dump(&shared.conn).await;
+            let after = dump(&shared.conn, keys).await;
+            let mine = keys.key(T);
             let others = |d: &[Vec<String>]| {
                 d.iter()
-                    .filter(|r| r.get(2) != Some(&T.to_string()) || r[0] == "platform_secret")
+                    .filter(|r| r.get(2) != Some(&mine) || r[0] == "platform_secret")
                     .cloned()
                     .collect::<Vec<_>>()
             };
@@ -311,10 +337,14 @@ async fn attacks_are_refused_or_scoped() {
                 failures.push(format!("{short}: refused, but rows changed"));
             }
         }
-        println!("{backend}:\n  {}", outcomes.join("\n  "));
+        println!("{backend}, {keys:?} keys:\n  {}", outcomes.join("\n  "));
         shared.cleanup().await;
         only.cleanup().await;
-        assert!(failures.is_empty(), "{backend}:\n{}", failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{backend}, {keys:?} keys:\n{}",
+            failures.join("\n")
+        );
     }
 }
 
@@ -322,8 +352,7 @@ async fn attacks_are_refused_or_scoped() {
 /// (`NO_BACKSLASH_ESCAPES` on MariaDB, `standard_conforming_strings = off`
 /// on PostgreSQL), the statement really does read the secret when run
 /// directly, and the scoped connection refuses it.
-#[tokio::test]
-async fn literals_mean_the_same_under_every_setting() {
+async fn literals_mean_the_same_under_every_setting(keys: Keys) {
     for backend in tenancy_testkit::backends() {
         let (setting, sql) = match backend {
             Backend::MySql => (
@@ -340,7 +369,10 @@ async fn literals_mean_the_same_under_every_setting() {
             Backend::Sqlite => continue,
         };
         let db = fresh_db(backend).await;
-        for sql in schema(None).into_iter().chain(data(None)) {
+        for sql in schema(backend, keys, None)
+            .into_iter()
+            .chain(data(keys, None))
+        {
             exec(&db.conn, &sql).await;
         }
         let txn = db.conn.begin().await.expect("begin");
@@ -350,13 +382,13 @@ async fn literals_mean_the_same_under_every_setting() {
         let direct = try_rows(&txn, sql).await.expect("the attack runs directly");
         assert!(
             direct.iter().flatten().any(|cell| cell == "hunter2"),
-            "{backend}: {direct:?}"
+            "{backend}, {keys:?} keys: {direct:?}"
         );
-        let scoped = TenantConnection::new(txn, registry(), T);
+        let scoped = TenantConnection::new(txn, registry(keys), keys.tenant(T));
         let err = try_rows(&scoped, sql).await.unwrap_err();
         assert!(
             matches!(Refusal::from_db_err(&err), Some(Refusal::Lexical(_))),
-            "{backend}: {err}"
+            "{backend}, {keys:?} keys: {err}"
         );
         // A literal without a backslash means the same under the setting.
         let fine = try_rows(
@@ -364,7 +396,11 @@ async fn literals_mean_the_same_under_every_setting() {
             "SELECT label FROM disposition_kind WHERE label = 'it''s'",
         )
         .await;
-        assert_eq!(fine.expect("plain literal"), Vec::<Vec<String>>::new());
+        assert_eq!(
+            fine.expect("plain literal"),
+            Vec::<Vec<String>>::new(),
+            "{backend}, {keys:?} keys"
+        );
         drop(scoped);
         db.cleanup().await;
     }
@@ -373,27 +409,41 @@ async fn literals_mean_the_same_under_every_setting() {
 /// The rendered text is what was checked, on the server too: a statement
 /// full of names that are keywords somewhere, written unquoted, reads the
 /// tenant's rows only.
-#[tokio::test]
-async fn keyword_names_are_rendered_quoted() {
+async fn keyword_names_are_rendered_quoted(keys: Keys) {
     for backend in tenancy_testkit::backends() {
         let db = fresh_db(backend).await;
-        exec(&db.conn, "CREATE TABLE status (id INTEGER PRIMARY KEY, entity_id BIGINT NOT NULL, name VARCHAR(10) NOT NULL)").await;
         exec(
             &db.conn,
-            "INSERT INTO status (id, entity_id, name) VALUES (1, 1, 'a'), (2, 2, 'b')",
+            &format!(
+                "CREATE TABLE status (id INTEGER PRIMARY KEY, entity_id {} NOT NULL, name VARCHAR(10) NOT NULL)",
+                keys.column_type(backend)
+            ),
+        )
+        .await;
+        exec(
+            &db.conn,
+            &keys.render(
+                backend,
+                "INSERT INTO status (id, entity_id, name) VALUES (1, {t1}, 'a'), (2, {t2}, 'b')",
+            ),
         )
         .await;
         let registry = TableRegistry::builder()
             .scoped_table("status")
+            .tenant_key(keys.key_type())
             .build()
             .unwrap();
-        let scoped = TenantConnection::new(db.conn.clone(), registry.clone(), T);
+        let scoped = TenantConnection::new(db.conn.clone(), registry.clone(), keys.tenant(T));
         let rows = try_rows(
             &scoped,
             "SELECT name FROM status AS names WHERE names.id > 0",
         )
         .await;
-        assert_eq!(rows.expect("runs"), vec![vec!["b".to_owned()]], "{backend}");
+        assert_eq!(
+            rows.expect("runs"),
+            vec![vec!["b".to_owned()]],
+            "{backend}, {keys:?} keys"
+        );
         let db_backend: DbBackend = backend.db_backend();
         let sql = registry
             .rewrite_uncached(db_backend, "SELECT name FROM status")

@@ -11,9 +11,13 @@
 //! If the rewrite did nothing, the reads would see tenants 1 and 3 too and
 //! the writes would change their rows, so every check here would fail.
 //!
+//! Each case runs once per kind of tenant key (integer, UUID, text; see
+//! [`keys`]), on every backend.
+//!
 //! This file holds the schema, the dataset and the D / D|t pair; [`reads`],
 //! [`writes`] and [`refused`] hold the cases.
 
+pub(crate) mod keys;
 mod reads;
 mod refused;
 mod writes;
@@ -22,24 +26,48 @@ use sea_orm::DatabaseConnection;
 use tenancy_seaorm::{TableRegistry, TenantConnection};
 use tenancy_testkit::{Backend, exec, fresh_db, rows_sorted};
 
+use keys::Keys;
+
 /// The tenant under test; tenants 1 and 3 are its neighbours.
 const T: i64 = 2;
 const TENANTS: [i64; 3] = [1, 2, 3];
 
-/// Tables whose rows belong to a tenant, with their tenant column.
-const SCOPED: [(&str, &str); 3] = [
-    ("accounts", "entity_id"),
-    ("leads", "entity_id"),
-    ("calls", "company_id"),
+/// Tables whose rows belong to a tenant, with their tenant column and
+/// every column in order.
+const SCOPED: [(&str, &str, &[&str]); 3] = [
+    (
+        "accounts",
+        "entity_id",
+        &["id", "entity_id", "name", "region_id"],
+    ),
+    (
+        "leads",
+        "entity_id",
+        &[
+            "id",
+            "entity_id",
+            "account_id",
+            "name",
+            "status",
+            "score",
+            "email",
+        ],
+    ),
+    (
+        "calls",
+        "company_id",
+        &["id", "company_id", "lead_id", "disposition", "seconds"],
+    ),
 ];
 
 /// The schema of D (no default tenant: an insert that the rewrite forgot to
 /// stamp fails) or of D|t (`default` = t, so the same insert run directly
-/// lands in t).
-fn schema(backend: Backend, default: Option<i64>) -> Vec<String> {
+/// lands in t), with tenant columns of the `keys` kind.
+fn schema(backend: Backend, keys: Keys, default: Option<i64>) -> Vec<String> {
+    let key_type = keys.column_type(backend);
     let tenant = |col: &str| match default {
-        Some(t) => format!("{col} BIGINT NOT NULL DEFAULT {t}"),
-        None => format!("{col} BIGINT NOT NULL"),
+        Some(t) => format!("{col} {key_type} NOT NULL DEFAULT {}", keys.literal(t)),
+        None => format!("{col} {key_type} NOT NULL"),
     };
     let email_key = match backend {
         // A key that spans tenants, as a careless schema has: upserts must
@@ -62,7 +90,10 @@ fn schema(backend: Backend, default: Option<i64>) -> Vec<String> {
              disposition VARCHAR(20) NOT NULL, seconds INTEGER NOT NULL)",
             tenant("company_id")
         ),
-        "CREATE TABLE secrets (id INTEGER PRIMARY KEY, entity_id BIGINT NOT NULL, body VARCHAR(40) NOT NULL)".into(),
+        format!(
+            "CREATE TABLE secrets (id INTEGER PRIMARY KEY, {}, body VARCHAR(40) NOT NULL)",
+            tenant("entity_id")
+        ),
         "CREATE INDEX accounts_tenant ON accounts (entity_id, id)".into(),
         "CREATE INDEX leads_tenant ON leads (entity_id, id)".into(),
         "CREATE INDEX calls_tenant ON calls (company_id, id)".into(),
@@ -76,7 +107,7 @@ fn tenant_of(id: i64) -> i64 {
 /// The shared dataset, as INSERT statements, keeping only the rows of
 /// `only` when given. Names repeat across tenants, some foreign keys point
 /// into another tenant's rows, some values are NULL.
-fn data(only: Option<i64>) -> Vec<String> {
+fn data(keys: Keys, only: Option<i64>) -> Vec<String> {
     let keep = |t: i64| only.is_none_or(|o| o == t);
     let mut sql =
         vec!["INSERT INTO regions (id, name) VALUES (1, 'north'), (2, 'south')".to_owned()];
@@ -88,7 +119,11 @@ fn data(only: Option<i64>) -> Vec<String> {
             } else {
                 (id % 2 + 1).to_string()
             };
-            format!("({id}, {}, 'acct{}', {region})", tenant_of(id), id % 4)
+            format!(
+                "({id}, {}, 'acct{}', {region})",
+                keys.literal(tenant_of(id)),
+                id % 4
+            )
         })
         .collect();
     sql.push(format!(
@@ -115,7 +150,8 @@ fn data(only: Option<i64>) -> Vec<String> {
                 (id * 13 % 100).to_string()
             };
             format!(
-                "({id}, {t}, {account}, 'lead{}', '{status}', {score}, 'l{id}@example.com')",
+                "({id}, {}, {account}, 'lead{}', '{status}', {score}, 'l{id}@example.com')",
+                keys.literal(t),
                 id % 6
             )
         })
@@ -130,7 +166,7 @@ fn data(only: Option<i64>) -> Vec<String> {
             let disposition = ["callback", "no_answer", "sale"][((id / 3) % 3) as usize];
             format!(
                 "({id}, {}, {}, '{disposition}', {})",
-                tenant_of(id),
+                keys.literal(tenant_of(id)),
                 id % 30 + 1,
                 id * 7 % 300
             )
@@ -140,13 +176,18 @@ fn data(only: Option<i64>) -> Vec<String> {
         "INSERT INTO calls (id, company_id, lead_id, disposition, seconds) VALUES {}",
         calls.join(", ")
     ));
-    sql.push("INSERT INTO secrets (id, entity_id, body) VALUES (1, 1, 'tenant one only')".into());
+    sql.push(format!(
+        "INSERT INTO secrets (id, entity_id, body) VALUES (1, {}, 'tenant one only')",
+        keys.literal(1)
+    ));
     sql
 }
 
 /// D and D|t on one backend, with a registry that knows both.
 struct Pair {
     backend: Backend,
+    /// The kind of key of the tenant columns, and of `scoped`'s tenant.
+    keys: Keys,
     /// D: every tenant's rows.
     shared: DatabaseConnection,
     /// D|t: only t's rows.
@@ -163,29 +204,35 @@ impl Pair {
             for table in ["calls", "leads", "accounts", "regions", "secrets"] {
                 exec(conn, &format!("DELETE FROM {table}")).await;
             }
-            for sql in data(only) {
+            for sql in data(self.keys, only) {
                 exec(conn, &sql).await;
             }
         }
     }
 
-    /// `sql` with `{schema}` naming D's or D|t's own schema.
+    /// `sql` with `{schema}` naming D's or D|t's own schema, and the
+    /// tenant placeholders (`{t2}` and the others, see [`Keys::render`])
+    /// rendered for this run's kind of key.
     fn for_shared(&self, sql: &str) -> String {
-        sql.replace("{schema}", &self.shared_schema)
+        self.keys
+            .render(self.backend, &sql.replace("{schema}", &self.shared_schema))
     }
 
     fn for_only(&self, sql: &str) -> String {
-        sql.replace("{schema}", &self.only_schema)
+        self.keys
+            .render(self.backend, &sql.replace("{schema}", &self.only_schema))
     }
 
     /// Every row of every table, tenant by tenant, as the oracle sees them.
     async fn dump(&self, conn: &DatabaseConnection, tenant: Option<i64>) -> Vec<Vec<String>> {
         let mut all = Vec::new();
-        for (table, column) in SCOPED {
+        for (table, column, columns) in SCOPED {
             let filter = tenant
-                .map(|t| format!(" WHERE {column} = {t}"))
+                .map(|t| format!(" WHERE {column} = {}", self.keys.literal(t)))
                 .unwrap_or_default();
-            let mut rows = rows_sorted(conn, &format!("SELECT * FROM {table}{filter}")).await;
+            let select = self.keys.all_columns(self.backend, columns, column);
+            let mut rows =
+                rows_sorted(conn, &format!("SELECT {select} FROM {table}{filter}")).await;
             for row in &mut rows {
                 row.insert(0, table.to_owned());
             }
@@ -204,9 +251,9 @@ impl Pair {
     }
 }
 
-/// Runs `body` on D and D|t for each backend, cleaning both up even if it
-/// panics.
-async fn with_pair<F, Fut>(body: F)
+/// Runs `body` on D and D|t for each backend, with tenant columns of the
+/// `keys` kind, cleaning both up even if it panics.
+async fn with_pair<F, Fut>(keys: Keys, body: F)
 where
     F: Fn(Pair) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -214,10 +261,10 @@ where
     for backend in tenancy_testkit::backends() {
         let shared = fresh_db(backend).await;
         let only = fresh_db(backend).await;
-        for sql in schema(backend, None) {
+        for sql in schema(backend, keys, None) {
             exec(&shared.conn, &sql).await;
         }
-        for sql in schema(backend, Some(T)) {
+        for sql in schema(backend, keys, Some(T)) {
             exec(&only.conn, &sql).await;
         }
         let schema_of = |db: &tenancy_testkit::TestDb| match backend {
@@ -230,13 +277,15 @@ where
             .scoped_table("leads")
             .scoped_table_by("calls", "company_id")
             .global_table("regions")
+            .tenant_key(keys.key_type())
             .schema(shared_schema.clone())
             .schema(only_schema.clone())
             .build()
             .expect("registry");
         let pair = Pair {
             backend,
-            scoped: TenantConnection::new(shared.conn.clone(), registry, T),
+            keys,
+            scoped: TenantConnection::new(shared.conn.clone(), registry, keys.tenant(T)),
             shared: shared.conn.clone(),
             only: only.conn.clone(),
             shared_schema,
@@ -247,7 +296,7 @@ where
         shared.cleanup().await;
         only.cleanup().await;
         if let Err(e) = outcome {
-            eprintln!("failed on {backend}");
+            eprintln!("failed on {backend} with {keys:?} keys");
             std::panic::resume_unwind(e.into_panic());
         }
     }

@@ -4,6 +4,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tenancy_seaorm::TenantConnection;
 use tenancy_testkit::{rows_sorted, try_rows};
 
+use super::keys::{Keys, each_key_kind};
 use super::{MYSQL, On, PG, PG_MYSQL, PG_SQLITE, with_pair};
 
 const READS: &[(On, &str, &str)] = &[
@@ -250,9 +251,13 @@ const READS: &[(On, &str, &str)] = &[
     ),
 ];
 
-#[tokio::test]
-async fn reads_equal_the_tenants_own_copy() {
-    with_pair(|pair| async move {
+each_key_kind!(
+    reads_equal_the_tenants_own_copy,
+    bound_values_keep_their_order
+);
+
+async fn reads_equal_the_tenants_own_copy(keys: Keys) {
+    with_pair(keys, |pair| async move {
         let mut failures = Vec::new();
         for (on, name, sql) in READS {
             if !on.has(pair.backend) {
@@ -277,9 +282,10 @@ async fn reads_equal_the_tenants_own_copy() {
         }
         assert!(
             failures.is_empty(),
-            "{} on {}:\n{}",
+            "{} on {} with {:?} keys:\n{}",
             failures.len(),
             pair.backend,
+            pair.keys,
             failures.join("\n")
         );
     })
@@ -288,9 +294,8 @@ async fn reads_equal_the_tenants_own_copy() {
 
 /// Bound values: the tenant goes in as a parameter beside the caller's, in
 /// the right order for each placeholder style.
-#[tokio::test]
-async fn bound_values_keep_their_order() {
-    with_pair(|pair| async move {
+async fn bound_values_keep_their_order(keys: Keys) {
+    with_pair(keys, |pair| async move {
         let (sql, only_sql) = match pair.backend.db_backend() {
             DbBackend::Postgres => (
                 "SELECT l.id FROM leads l JOIN accounts a ON a.id = l.account_id WHERE l.status = $1 AND l.id > $2 AND a.name <> $3",
@@ -315,14 +320,14 @@ async fn bound_values_keep_their_order() {
                 ids
             };
             let (got, want) = (ids(got), ids(want));
-            assert_eq!(got, want, "status {status} on {}", pair.backend);
+            assert_eq!(got, want, "status {status} on {} with {:?} keys", pair.backend, pair.keys);
         }
         // The same text for another tenant reuses the cached plan and still
         // sees only that tenant.
-        let other = TenantConnection::new(pair.shared.clone(), pair.scoped.registry().clone(), 3);
-        let count = rows_sorted(&other, "SELECT count(*) FROM leads WHERE 1 = 1 OR entity_id = 2").await;
-        let direct = rows_sorted(&pair.shared, "SELECT count(*) FROM leads WHERE entity_id = 3").await;
-        assert_eq!(count, direct);
+        let other = TenantConnection::new(pair.shared.clone(), pair.scoped.registry().clone(), pair.keys.tenant(3));
+        let count = rows_sorted(&other, &pair.for_shared("SELECT count(*) FROM leads WHERE 1 = 1 OR entity_id = {t2}")).await;
+        let direct = rows_sorted(&pair.shared, &pair.for_shared("SELECT count(*) FROM leads WHERE entity_id = {t3}")).await;
+        assert_eq!(count, direct, "on {} with {:?} keys", pair.backend, pair.keys);
     })
     .await;
 }

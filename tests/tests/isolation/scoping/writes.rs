@@ -2,10 +2,12 @@
 
 use tenancy_testkit::{Backend, try_rows};
 
+use super::keys::{Keys, each_key_kind};
 use super::{MYSQL, MYSQL_SQLITE, On, PG, PG_SQLITE, SQLITE, T, with_pair};
 
 /// Writes: (backends, name, SQL). The same SQL runs through the scoped
-/// connection on D and directly on D|t.
+/// connection on D and directly on D|t. `{t2}` is tenant 2's key as a
+/// literal, `{text:entity_id}` the column as the rows can read it.
 const WRITES: &[(On, &str, &str)] = &[
     (
         On::All,
@@ -20,7 +22,7 @@ const WRITES: &[(On, &str, &str)] = &[
     (
         On::All,
         "insert naming the own tenant",
-        "INSERT INTO leads (id, entity_id, name, status) VALUES (104, 2, 'mine', 'new')",
+        "INSERT INTO leads (id, entity_id, name, status) VALUES (104, {t2}, 'mine', 'new')",
     ),
     (
         On::All,
@@ -45,7 +47,7 @@ const WRITES: &[(On, &str, &str)] = &[
     (
         PG_SQLITE,
         "insert returning",
-        "INSERT INTO leads (id, name, status) VALUES (105, 'r', 'new') RETURNING id, entity_id, name",
+        "INSERT INTO leads (id, name, status) VALUES (105, 'r', 'new') RETURNING id, {text:entity_id}, name",
     ),
     (
         On::All,
@@ -65,7 +67,7 @@ const WRITES: &[(On, &str, &str)] = &[
     (
         On::All,
         "update naming the own tenant",
-        "UPDATE leads SET entity_id = 2, name = 'same tenant' WHERE id = 2",
+        "UPDATE leads SET entity_id = {t2}, name = 'same tenant' WHERE id = 2",
     ),
     (
         PG_SQLITE,
@@ -155,9 +157,13 @@ const WRITES: &[(On, &str, &str)] = &[
     ),
 ];
 
-#[tokio::test]
-async fn writes_touch_only_the_tenants_rows() {
-    with_pair(|pair| async move {
+each_key_kind!(
+    writes_touch_only_the_tenants_rows,
+    upserts_never_touch_another_tenants_row
+);
+
+async fn writes_touch_only_the_tenants_rows(keys: Keys) {
+    with_pair(keys, |pair| async move {
         let mut failures = Vec::new();
         for (on, name, sql) in WRITES {
             if !on.has(pair.backend) {
@@ -190,7 +196,7 @@ async fn writes_touch_only_the_tenants_rows() {
                 failures.push(format!("{name}: {sql}\n  tenant rows differ from D|t\n  expected {oracle:?}\n       got {mine:?}"));
             }
         }
-        assert!(failures.is_empty(), "{} on {}:\n{}", failures.len(), pair.backend, failures.join("\n"));
+        assert!(failures.is_empty(), "{} on {} with {:?} keys:\n{}", failures.len(), pair.backend, pair.keys, failures.join("\n"));
     })
     .await;
 }
@@ -227,9 +233,8 @@ const FOREIGN_CONFLICTS: &[(On, &str, &str)] = &[
     ),
 ];
 
-#[tokio::test]
-async fn upserts_never_touch_another_tenants_row() {
-    with_pair(|pair| async move {
+async fn upserts_never_touch_another_tenants_row(keys: Keys) {
+    with_pair(keys, |pair| async move {
         let mut failures = Vec::new();
         for (on, name, sql) in FOREIGN_CONFLICTS {
             if !on.has(pair.backend) {
@@ -240,6 +245,7 @@ async fn upserts_never_touch_another_tenants_row() {
                 Backend::Sqlite => sql.replace("INSERT IGNORE", "INSERT OR IGNORE"),
                 _ => (*sql).to_owned(),
             };
+            let sql = pair.for_shared(&sql);
             pair.reset().await;
             let before_others = pair.others().await;
             let before_mine = pair.dump(&pair.shared, Some(T)).await;
@@ -255,9 +261,10 @@ async fn upserts_never_touch_another_tenants_row() {
         }
         assert!(
             failures.is_empty(),
-            "{} on {}:\n{}",
+            "{} on {} with {:?} keys:\n{}",
             failures.len(),
             pair.backend,
+            pair.keys,
             failures.join("\n")
         );
     })
