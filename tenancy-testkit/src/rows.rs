@@ -122,6 +122,11 @@ fn render_cell(row: &QueryResult, index: usize) -> Option<String> {
     attempt!(f32, |v| v.to_string());
     attempt!(bool, |v| v.to_string());
     attempt!(String, |v| v);
+    // PostgreSQL `uuid`, lowercase hyphenated, as a UUID key prints (only
+    // there: elsewhere 16 bytes are bytes, rendered below).
+    if row.try_as_pg_row().is_some() {
+        attempt!(sea_orm::prelude::Uuid, |v| v.hyphenated().to_string());
+    }
     attempt!(JsonValue, |v| v.to_string());
     attempt!(Vec<u8>, |bytes| {
         bytes.iter().fold("0x".to_owned(), |mut hex, byte| {

@@ -314,3 +314,20 @@ async fn fixture_entities_match_their_ddl() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn postgres_uuid_cells_render_as_their_text_and_blobs_stay_bytes() {
+    for_each_backend(|conn| async move {
+        let sql = match Backend::of(&conn) {
+            Backend::Postgres => "SELECT '0B5C3A0E-2F57-4C3E-9D8C-2A1F5E6D7C80'::uuid AS u",
+            Backend::MySql => "SELECT UNHEX('0b5c3a0e2f574c3e9d8c2a1f5e6d7c80') AS u",
+            Backend::Sqlite => "SELECT X'0b5c3a0e2f574c3e9d8c2a1f5e6d7c80' AS u",
+        };
+        let expected = match Backend::of(&conn) {
+            Backend::Postgres => "0b5c3a0e-2f57-4c3e-9d8c-2a1f5e6d7c80",
+            Backend::MySql | Backend::Sqlite => "0x0b5c3a0e2f574c3e9d8c2a1f5e6d7c80",
+        };
+        assert_eq!(rows(&conn, sql).await, [[expected.to_owned()]]);
+    })
+    .await;
+}
