@@ -474,6 +474,39 @@ async fn end_to_end(conn: DatabaseConnection, key: TenantKeyType) {
             .is_err()
     );
 
+    // A stored row naming a key of another kind is a malformed row, never
+    // a tenant: a config override for `tenant:7` in a UUID/text store...
+    exec(
+        &conn,
+        "INSERT INTO tenancy_config_overrides \
+         (scope, config_key, tenant_id, value, revision, updated_at_ms, updated_by) \
+         VALUES ('tenant:7', 'dialer.enabled', NULL, 'true', 99, 0, 'someone')",
+    )
+    .await;
+    let err = ConfigRegistry::builder()
+        .key(&DIALER)
+        .load(config_store.clone())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another key kind"), "{err}");
+    exec(
+        &conn,
+        "DELETE FROM tenancy_config_overrides WHERE revision = 99",
+    )
+    .await;
+    // ... and a directory row whose id is not a key of the store's type.
+    if key != TenantKeyType::UuidBinary
+        && !(backend == Backend::Postgres && key == TenantKeyType::Uuid)
+    {
+        exec(
+            &conn,
+            "INSERT INTO tenancy_tenants (id, slug, name, status) VALUES ('NOT-A-KEY', 'bad', 'bad', 'active')",
+        )
+        .await;
+        assert!(directory_store.list_tenants().await.is_err());
+        exec(&conn, "DELETE FROM tenancy_tenants WHERE slug = 'bad'").await;
+    }
+
     // The cross-tenant reader sees both.
     let reader = CrossTenantReader::new(
         conn.clone(),
