@@ -21,9 +21,21 @@
 //! rewrite would refuse may run or fail; either way no other tenant's row
 //! may change.
 //!
+//! The `..._with_uuid_keys` and `..._with_text_keys` tests run the same
+//! property with tenant keys of another kind ([`model::Keys`]): the tenant
+//! columns are PostgreSQL `uuid` / MySQL `CHAR(36)` / SQLite `TEXT`, or
+//! `VARCHAR(64)`, the registry declares that type, and every tenant the
+//! dataset, the defaults and the raw SQL name is a fixed UUID or text key,
+//! written as a string literal. The SeaORM-built statements that bind a
+//! tenant are left out there: the fixture entities' tenant fields are
+//! `i64` (see [`case`]). Those runs also write the tenant column with a key
+//! in another form (upper case, padded, a number, braced), which must be
+//! refused as `tenant_column`.
+//!
 //! `TENANCY_PROPTEST_CASES` sets the number of cases per backend (default
-//! 48; a case runs up to 12 statements). A soak run raises it and prints
-//! the counts per construct, refusals included.
+//! 48, and 16 for each run with UUID or text keys; a case runs up to 12
+//! statements). A soak run raises it and prints the counts per construct,
+//! refusals included.
 
 mod adversarial;
 mod built;
@@ -44,7 +56,7 @@ use tenancy_seaorm::{Refusal, RowLevelSecurity, TableRegistry, TenantConnection,
 use tenancy_testkit::fixtures::Schema;
 use tenancy_testkit::{Backend, PoliciesOnly, TestDb, exec, fresh_db, try_rows, try_rows_of};
 
-use model::{Dataset, TENANTS, Table};
+use model::{Dataset, Keys, TENANTS, Table};
 use sql::Stmt;
 
 /// The connection under test: the library's, or the policies alone.
@@ -115,6 +127,8 @@ fn count(stats: &Stats, construct: &str, f: impl FnOnce(&mut Counts)) {
 /// One backend's databases: D, and D|t for each tenant t.
 struct Env {
     backend: Backend,
+    /// The kind of tenant key, and the key of each tenant number.
+    keys: Keys,
     shared: TestDb,
     /// D|t for each of [`TENANTS`], in order.
     only: Vec<TestDb>,
@@ -181,26 +195,28 @@ impl Env {
         self
     }
 
-    /// The connection under test for `tenant`.
+    /// The connection under test for tenant number `tenant`.
     fn scoped(&self, tenant: i64) -> Scoped {
+        let id = self.keys.id(tenant);
         match &self.rls {
             None => Scoped::Rewrite(TenantConnection::new(
                 self.shared.conn.clone(),
                 self.registry.clone(),
-                tenant,
+                id,
             )),
             Some(rls) => Scoped::PoliciesOnly(PoliciesOnly::new(
                 rls.app.clone(),
                 rls.verified.setting(),
-                tenant,
+                id,
             )),
         }
     }
 
-    async fn new(backend: Backend) -> Self {
+    async fn new(backend: Backend, keys: Keys) -> Self {
         let shared = fresh_db(backend).await;
+        let schema = Schema::new().tenant_keys(keys.kind());
         // No default tenant in D, so an insert left unstamped fails.
-        Schema::new().create(&shared.conn).await;
+        schema.create(&shared.conn).await;
         // In D only: a statement that reads it through the scoped
         // connection gets rows where D|t gets an error.
         exec(
@@ -218,10 +234,11 @@ impl Env {
             let db = fresh_db(backend).await;
             // D|t's tenant columns default to t, so an insert that leaves
             // the column out lands in t, as the scoped one must.
-            Schema::new().tenant_default(t).create(&db.conn).await;
+            schema.tenant_default(keys.id(t)).create(&db.conn).await;
             only.push(db);
         }
         let registry = TableRegistry::builder()
+            .tenant_key(keys.key_type())
             .scoped_table("accounts")
             .scoped_table("leads")
             .scoped_table_by("calls", "company_id")
@@ -230,6 +247,7 @@ impl Env {
             .expect("registry");
         Self {
             backend,
+            keys,
             shared,
             only,
             registry,
@@ -255,7 +273,7 @@ impl Env {
             for table in ["calls", "leads", "accounts", "regions"] {
                 exec(&txn, &format!("DELETE FROM {table}")).await;
             }
-            for sql in data.inserts(rows_of) {
+            for sql in data.inserts(rows_of, self.keys) {
                 exec(&txn, &sql).await;
             }
             txn.commit().await.expect("commit the reload");
@@ -280,12 +298,13 @@ impl Env {
     }
 }
 
-/// Every row of every table (of one tenant, or all), table by table.
-async fn dump(conn: &DatabaseConnection, tenant: Option<i64>) -> Vec<Vec<String>> {
+/// Every row of every table (of tenant number `tenant`, or all), table by
+/// table, with the tenants as `keys`.
+async fn dump(conn: &DatabaseConnection, keys: Keys, tenant: Option<i64>) -> Vec<Vec<String>> {
     let mut all = Vec::new();
     for table in Table::ALL {
         let filter = tenant
-            .map(|t| format!(" WHERE {} = {t}", table.tenant_column()))
+            .map(|t| format!(" WHERE {} = {}", table.tenant_column(), keys.literal(t)))
             .unwrap_or_default();
         let sql = format!("SELECT * FROM {}{filter} ORDER BY id", table.name());
         for mut row in try_rows(conn, &sql)
@@ -304,10 +323,10 @@ async fn dump(conn: &DatabaseConnection, tenant: Option<i64>) -> Vec<Vec<String>
     all
 }
 
-async fn others(conn: &DatabaseConnection, tenant: i64) -> Vec<Vec<String>> {
+async fn others(conn: &DatabaseConnection, keys: Keys, tenant: i64) -> Vec<Vec<String>> {
     let mut all = Vec::new();
     for t in TENANTS.into_iter().filter(|t| *t != tenant) {
-        all.extend(dump(conn, Some(t)).await);
+        all.extend(dump(conn, keys, Some(t)).await);
     }
     all
 }
@@ -329,16 +348,18 @@ async fn check_case(
     let scoped = env.scoped(tenant);
     let rls_only = env.rls.is_some();
     let (shared, only) = (&env.shared.conn, env.only(tenant));
+    let keys = env.keys;
+    let key = keys.id(tenant);
     for (i, stmt) in stmts.iter().enumerate() {
         // Inserts use ids fresh..fresh+14 (INSERT ... SELECT adds row ids).
         let fresh = 1_000 + 100 * i as i64;
-        let Some(r) = stmt.render(env.backend, tenant, fresh) else {
+        let Some(r) = stmt.render(env.backend, keys, tenant, fresh) else {
             count(stats, "(no syntax on this backend)", |c| c.unsupported += 1);
             continue;
         };
         let fail = |why: String| {
             Err(format!(
-                "{why}\n  tenant {tenant}, statement {i}: {} {:?}",
+                "{why}\n  tenant {key}, statement {i}: {} {:?}",
                 r.sql, r.values
             ))
         };
@@ -352,11 +373,11 @@ async fn check_case(
         // fail; either way no other tenant's row may change. The databases
         // may differ afterwards (D|t has no policies), so the case ends.
         if let (true, Some(kind)) = (rls_only, r.refusal) {
-            let before = dump(shared, None).await;
-            let before_others = others(shared, tenant).await;
+            let before = dump(shared, keys, None).await;
+            let before_others = others(shared, keys, tenant).await;
             let got = try_rows_of(&scoped, statement.clone()).await;
             if got.is_err() {
-                if dump(shared, None).await != before {
+                if dump(shared, keys, None).await != before {
                     return fail(format!("`{kind}` failed under RLS but changed rows"));
                 }
                 count(stats, &format!("{} (rls: failed)", r.construct), |c| {
@@ -364,7 +385,7 @@ async fn check_case(
                 });
                 continue;
             }
-            if others(shared, tenant).await != before_others {
+            if others(shared, keys, tenant).await != before_others {
                 return fail(format!(
                     "`{kind}` RAN UNDER RLS AND CHANGED ANOTHER TENANT'S ROWS"
                 ));
@@ -385,7 +406,7 @@ async fn check_case(
         }
 
         if r.refusal == Some(adversarial::ANY_REFUSAL) {
-            let before = dump(shared, None).await;
+            let before = dump(shared, keys, None).await;
             let got = try_rows_of(&scoped, statement.clone()).await;
             match got {
                 Err(err) => match Refusal::from_db_err(&err) {
@@ -417,14 +438,14 @@ async fn check_case(
                     }
                 }
             }
-            if dump(shared, None).await != before {
+            if dump(shared, keys, None).await != before {
                 return fail("an adversarial read changed rows".into());
             }
             continue;
         }
 
         if let Some(kind) = r.refusal {
-            let before = dump(shared, None).await;
+            let before = dump(shared, keys, None).await;
             let result = scoped.execute_raw(statement.clone()).await;
             match result {
                 Err(err) => match Refusal::from_db_err(&err) {
@@ -447,7 +468,7 @@ async fn check_case(
                     ));
                 }
             }
-            if dump(shared, None).await != before {
+            if dump(shared, keys, None).await != before {
                 return fail("a refused statement changed rows".into());
             }
             count(stats, &r.construct, |c| c.refused += 1);
@@ -495,16 +516,13 @@ async fn check_case(
             )
             .await
             .map_err(|e| e.to_string())?;
-            if owner
-                .first()
-                .is_some_and(|row| row[0] != tenant.to_string())
-            {
-                let before = dump(shared, None).await;
+            if owner.first().is_some_and(|row| row[0] != key.to_string()) {
+                let before = dump(shared, keys, None).await;
                 // The policies make it an error rather than a no-op.
                 if let (Err(e), false) = (try_rows_of(&scoped, statement.clone()).await, rls_only) {
                     return fail(format!("upsert on another tenant's key failed: {e}"));
                 }
-                if dump(shared, None).await != before {
+                if dump(shared, keys, None).await != before {
                     return fail("AN UPSERT CHANGED ANOTHER TENANT'S ROW".into());
                 }
                 count(stats, "upsert/other-tenants-key", |c| c.passed += 1);
@@ -512,10 +530,10 @@ async fn check_case(
             }
         }
 
-        let before = others(shared, tenant).await;
+        let before = others(shared, keys, tenant).await;
         let expected = try_rows_of(only, statement.clone()).await;
         let got = try_rows_of(&scoped, statement).await;
-        if others(shared, tenant).await != before {
+        if others(shared, keys, tenant).await != before {
             return fail("A WRITE CHANGED ANOTHER TENANT'S ROWS".into());
         }
         match (&expected, &got) {
@@ -537,7 +555,10 @@ async fn check_case(
                 ));
             }
         }
-        let (mine, oracle) = (dump(shared, Some(tenant)).await, dump(only, None).await);
+        let (mine, oracle) = (
+            dump(shared, keys, Some(tenant)).await,
+            dump(only, keys, None).await,
+        );
         if mine != oracle {
             return fail(format!(
                 "tenant rows differ from D|t after the write\n  expected {oracle:?}\n       got {mine:?}"
@@ -562,45 +583,91 @@ fn denied(err: &sea_orm::DbErr) -> bool {
     err.to_string().contains("permission denied")
 }
 
-fn cases() -> u32 {
+/// `TENANCY_PROPTEST_CASES`, else `default`.
+fn cases(default: u32) -> u32 {
     std::env::var("TENANCY_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
+        .unwrap_or(default)
 }
 
-fn case() -> impl Strategy<Value = (Dataset, i64, Vec<Stmt>)> {
+/// Cases per backend by default: integer keys, and each other kind (CI
+/// time is short; a soak sets `TENANCY_PROPTEST_CASES`).
+const CASES_INT: u32 = 48;
+const CASES_OTHER_KEYS: u32 = 16;
+
+/// A dataset, a tenant number and statements, for a run with `keys`.
+///
+/// With integer keys, every statement of the grammar. With UUID or text
+/// keys, the SeaORM-built statements that bind a tenant (a tenant column
+/// `Set`, or `Column::EntityId.eq(t)`) are left out: the fixture entities'
+/// tenant fields are `i64`, and binding an `i64` for a `uuid` or text
+/// column is a statement no application of that kind can write. The raw
+/// SQL names those tenants as string literals instead. (The other built
+/// statements still run: every read, filters on the other columns, and
+/// the writes that leave the tenant column to the connection.)
+fn case(keys: Keys) -> BoxedStrategy<(Dataset, i64, Vec<Stmt>)> {
+    if keys == Keys::Int {
+        return (
+            model::dataset(),
+            prop::sample::select(TENANTS.to_vec()),
+            prop::collection::vec(sql::stmt(), 1..=12),
+        )
+            .boxed();
+    }
+    let built = built::built().prop_filter("binds an i64 tenant", |b| !b.binds_tenant());
+    // Plus, now and then, the tenant column set to a key in another form
+    // (upper case, padded, a number, braced), which must be refused.
+    let stmt = prop_oneof![
+        18 => sql::stmt_of(built),
+        1 => sql::tenant_in_another_form().prop_map(Stmt::Write),
+    ];
     (
         model::dataset(),
         prop::sample::select(TENANTS.to_vec()),
-        prop::collection::vec(sql::stmt(), 1..=12),
+        prop::collection::vec(stmt, 1..=12),
     )
+        .boxed()
 }
 
 /// Runs the property on `backend`, if this run has it.
 fn guarantee_on(backend: Backend) {
-    guarantee_with(backend, false);
+    guarantee_with(backend, Keys::Int, false);
 }
 
-/// Runs the property on `backend`; `rls_only`: with the rewrite off, under
-/// the row-level-security policies alone (PostgreSQL).
-fn guarantee_with(backend: Backend, rls_only: bool) {
+/// Runs the property on `backend` with tenant keys of another kind.
+fn guarantee_with_keys(backend: Backend, keys: Keys) {
+    guarantee_with(backend, keys, false);
+}
+
+/// Runs the property on `backend` with `keys`; `rls_only`: with the rewrite
+/// off, under the row-level-security policies alone (PostgreSQL).
+fn guarantee_with(backend: Backend, keys: Keys, rls_only: bool) {
     if !tenancy_testkit::backends().contains(&backend) {
         return;
     }
+    // Integer runs keep their plain name, so soak logs compare.
+    let label = match keys {
+        Keys::Int => backend.to_string(),
+        _ => format!("{backend} with {} keys", keys.kind()),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     let env = rt.block_on(async {
-        let env = Env::new(backend).await;
+        let env = Env::new(backend, keys).await;
         if rls_only { env.rls_only().await } else { env }
     });
     let env = Arc::new(Mutex::new(Some(env)));
     let stats: Stats = Arc::default();
     let config = Config {
-        cases: cases(),
+        cases: cases(if keys == Keys::Int {
+            CASES_INT
+        } else {
+            CASES_OTHER_KEYS
+        }),
         // `TestRunner::new` knows no source file, so `SourceParallel` would
         // neither save nor replay seeds: name the file outright.
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
@@ -615,7 +682,7 @@ fn guarantee_with(backend: Backend, rls_only: bool) {
     let mut runner = TestRunner::new(config);
     let started = std::time::Instant::now();
     let (ran, failed) = (std::cell::Cell::new(0_u64), std::cell::Cell::new(0_u64));
-    let result = runner.run(&case(), |(data, tenant, stmts)| {
+    let result = runner.run(&case(keys), |(data, tenant, stmts)| {
         let guard = env.lock().expect("env");
         let env = guard.as_ref().expect("env");
         let outcome = rt
@@ -627,29 +694,23 @@ fn guarantee_with(backend: Backend, rls_only: bool) {
         ran.set(ran.get() + 1);
         failed.set(failed.get() + u64::from(outcome.is_err()));
         if ran.get() % PROGRESS_EVERY == 0 {
-            progress(backend, &stats, ran.get(), failed.get(), started.elapsed());
+            progress(&label, &stats, ran.get(), failed.get(), started.elapsed());
         }
         outcome
     });
     if let Some(env) = env.lock().expect("env").take() {
         rt.block_on(env.cleanup());
     }
-    report(backend, &stats);
+    report(&label, &stats);
     if let Err(e) = result {
-        panic!("the isolation guarantee failed on {backend}:\n{e}");
+        panic!("the isolation guarantee failed on {label}:\n{e}");
     }
 }
 
 /// Cases between two progress lines.
 const PROGRESS_EVERY: u64 = 500;
 
-fn progress(
-    backend: Backend,
-    stats: &Stats,
-    cases: u64,
-    failed: u64,
-    elapsed: std::time::Duration,
-) {
+fn progress(label: &str, stats: &Stats, cases: u64, failed: u64, elapsed: std::time::Duration) {
     let stats = stats.lock().expect("stats");
     let (mut checked, mut refused) = (0, 0);
     for c in stats.values() {
@@ -658,20 +719,20 @@ fn progress(
     }
     let _ = writeln!(
         std::io::stderr(),
-        "{backend}: {cases} cases, {checked} statements checked ({refused} refused as documented), {failed} failing cases, {:.0} s",
+        "{label}: {cases} cases, {checked} statements checked ({refused} refused as documented), {failed} failing cases, {:.0} s",
         elapsed.as_secs_f64()
     );
 }
 
 /// Prints the counts per construct (straight to stderr, so a passing run
 /// shows them too).
-fn report(backend: Backend, stats: &Stats) {
+fn report(label: &str, stats: &Stats) {
     let stats = stats.lock().expect("stats");
     let total: u64 = stats
         .values()
         .map(|c| c.passed + c.refused + c.invalid)
         .sum();
-    let mut out = format!("\n{backend}: {total} statements checked against the guarantee\n");
+    let mut out = format!("\n{label}: {total} statements checked against the guarantee\n");
     out.push_str(&format!(
         "  {:<36} {:>8} {:>8} {:>8} {:>8}\n",
         "construct", "passed", "refused", "invalid", "n/a"
@@ -697,10 +758,40 @@ fn guarantee_holds_on_postgres() {
 
 #[test]
 fn guarantee_holds_on_postgres_through_rls_alone() {
-    guarantee_with(Backend::Postgres, true);
+    guarantee_with(Backend::Postgres, Keys::Int, true);
 }
 
 #[test]
 fn guarantee_holds_on_mysql() {
     guarantee_on(Backend::MySql);
+}
+
+#[test]
+fn guarantee_holds_on_sqlite_with_uuid_keys() {
+    guarantee_with_keys(Backend::Sqlite, Keys::Uuid);
+}
+
+#[test]
+fn guarantee_holds_on_postgres_with_uuid_keys() {
+    guarantee_with_keys(Backend::Postgres, Keys::Uuid);
+}
+
+#[test]
+fn guarantee_holds_on_mysql_with_uuid_keys() {
+    guarantee_with_keys(Backend::MySql, Keys::Uuid);
+}
+
+#[test]
+fn guarantee_holds_on_sqlite_with_text_keys() {
+    guarantee_with_keys(Backend::Sqlite, Keys::Text);
+}
+
+#[test]
+fn guarantee_holds_on_postgres_with_text_keys() {
+    guarantee_with_keys(Backend::Postgres, Keys::Text);
+}
+
+#[test]
+fn guarantee_holds_on_mysql_with_text_keys() {
+    guarantee_with_keys(Backend::MySql, Keys::Text);
 }

@@ -7,9 +7,118 @@
 //! values. Ids are unique across tenants, as with a plain autoincrement key.
 
 use proptest::prelude::*;
+use tenancy_core::uuid::Uuid;
+use tenancy_core::{TenantId, TenantKeyKind};
+use tenancy_seaorm::TenantKeyType;
 
-/// The tenants that own rows.
+/// The tenants that own rows, as the generators number them; [`Keys`] says
+/// which key each number stands for.
 pub const TENANTS: [i64; 3] = [1, 2, 3];
+
+/// The kind of tenant key a run uses: tenant number n of [`TENANTS`] is
+/// the key [`Keys::id`]`(n)`, written in SQL as [`Keys::literal`]`(n)`.
+///
+/// Integer keys are the numbers themselves, so the integer run renders the
+/// same SQL it always has. The UUIDs and text keys are fixed and distinct;
+/// one text key is a prefix of another, and one equals an account name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    Int,
+    /// PostgreSQL `uuid`, MySQL `CHAR(36)`, SQLite `TEXT`.
+    Uuid,
+    /// `VARCHAR(64)`.
+    Text,
+}
+
+/// A tenant's key written in another form than its column's, for
+/// [`Keys::in_form`]. Each differs from the lowercase string literal of
+/// every UUID and text key of [`Keys`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `'6F1C9A2E-…'`, `'GOLDEN-KEY'`
+    Upper,
+    /// `'golden-key '`
+    Padded,
+    /// `1`: the tenant number as a number.
+    Number,
+    /// `'{6f1c9a2e-…}'`
+    Braced,
+}
+
+impl Form {
+    pub const ALL: [Form; 4] = [Form::Upper, Form::Padded, Form::Number, Form::Braced];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Form::Upper => "upper-case",
+            Form::Padded => "padded",
+            Form::Number => "number",
+            Form::Braced => "braced",
+        }
+    }
+}
+
+const UUIDS: [u128; 3] = [
+    0x6f1c9a2e_3b4d_4c8e_9f10_2a3b4c5d6e7f,
+    0x0b5c1e2d_8a9f_4b3c_a1d2_e3f405162738,
+    0xf47ac10b_58cc_4372_a567_0e02b2c3d479,
+];
+
+const TEXT_KEYS: [&str; 3] = ["golden-key", "acme", "acme.eu:west_2"];
+
+impl Keys {
+    /// The key of tenant number `n`.
+    pub fn id(self, n: i64) -> TenantId {
+        let i = TENANTS
+            .iter()
+            .position(|t| *t == n)
+            .unwrap_or_else(|| panic!("tenant number {n} is not one of {TENANTS:?}"));
+        match self {
+            Keys::Int => TenantId::new(n),
+            Keys::Uuid => TenantId::uuid(Uuid::from_u128(UUIDS[i])),
+            Keys::Text => TenantId::text(TEXT_KEYS[i]).expect("a valid text key"),
+        }
+    }
+
+    /// Tenant number `n`'s key as a SQL literal of the column's form: a
+    /// number, or a string (whose characters need no escaping).
+    pub fn literal(self, n: i64) -> String {
+        match self {
+            Keys::Int => n.to_string(),
+            Keys::Uuid | Keys::Text => format!("'{}'", self.id(n)),
+        }
+    }
+
+    pub fn kind(self) -> TenantKeyKind {
+        match self {
+            Keys::Int => TenantKeyKind::Int,
+            Keys::Uuid => TenantKeyKind::Uuid,
+            Keys::Text => TenantKeyKind::Text,
+        }
+    }
+
+    /// The registry's declaration of the tenant columns' type.
+    pub fn key_type(self) -> TenantKeyType {
+        match self {
+            Keys::Int => TenantKeyType::BigInt,
+            Keys::Uuid => TenantKeyType::Uuid,
+            Keys::Text => TenantKeyType::Text,
+        }
+    }
+
+    /// Tenant number `n`'s key as a SQL literal in `form`, never the
+    /// column's own form.
+    pub fn in_form(self, n: i64, form: Form) -> String {
+        let key = self.id(n).to_string();
+        match form {
+            Form::Upper => format!("'{}'", key.to_uppercase()),
+            // MySQL's PAD SPACE collations compare it equal to the key.
+            Form::Padded => format!("'{key} '"),
+            Form::Number => n.to_string(),
+            Form::Braced => format!("'{{{key}}}'"),
+        }
+    }
+}
 
 /// A scoped table of the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,8 +321,8 @@ fn opt(v: Option<i64>) -> String {
 
 impl Dataset {
     /// INSERT statements loading the dataset, only tenant `only`'s rows if
-    /// given.
-    pub fn inserts(&self, only: Option<i64>) -> Vec<String> {
+    /// given, with the tenants written as `keys`.
+    pub fn inserts(&self, only: Option<i64>, keys: Keys) -> Vec<String> {
         let keep = |t: i64| only.is_none_or(|o| o == t);
         let mut sql =
             vec!["INSERT INTO regions (id, name) VALUES (1, 'north'), (2, 'south')".to_owned()];
@@ -225,7 +334,7 @@ impl Dataset {
                 format!(
                     "({}, {}, '{}', {})",
                     r.id,
-                    r.tenant,
+                    keys.literal(r.tenant),
                     r.name,
                     opt(r.region_id)
                 )
@@ -245,7 +354,7 @@ impl Dataset {
                 format!(
                     "({}, {}, {}, '{}', '{}', {})",
                     r.id,
-                    r.tenant,
+                    keys.literal(r.tenant),
                     opt(r.account_id),
                     r.name,
                     r.status,
@@ -267,7 +376,7 @@ impl Dataset {
                 format!(
                     "({}, {}, {}, '{}', {})",
                     r.id,
-                    r.tenant,
+                    keys.literal(r.tenant),
                     opt(r.lead_id),
                     r.disposition,
                     r.seconds

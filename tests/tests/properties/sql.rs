@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 
-use crate::model::{Kind, TENANTS, Table};
+use crate::model::{Form, Keys, Kind, TENANTS, Table};
 use tenancy_testkit::Backend;
 
 /// A condition over the columns of one table reference.
@@ -25,7 +25,8 @@ pub enum Cond {
         col: &'static str,
         not: bool,
     },
-    /// `a.<tenant column> = t`: an attempt to name a tenant outright.
+    /// `a.<tenant column> = t`: an attempt to name a tenant outright (`t`
+    /// a tenant number, written as the run's key).
     Tenant(i64),
     /// `1 = 1`
     True,
@@ -73,17 +74,25 @@ impl Cond {
 
     /// Renders as a whole WHERE clause: a top-level AND or OR without the
     /// parentheses a nested one gets, so the library must add its own.
-    pub fn render_top(&self, table: Table, alias: &str) -> String {
+    pub fn render_top(&self, table: Table, alias: &str, keys: Keys) -> String {
         match self {
-            Cond::And(a, b) => format!("{} AND {}", a.render(table, alias), b.render(table, alias)),
-            Cond::Or(a, b) => format!("{} OR {}", a.render(table, alias), b.render(table, alias)),
-            other => other.render(table, alias),
+            Cond::And(a, b) => format!(
+                "{} AND {}",
+                a.render(table, alias, keys),
+                b.render(table, alias, keys)
+            ),
+            Cond::Or(a, b) => format!(
+                "{} OR {}",
+                a.render(table, alias, keys),
+                b.render(table, alias, keys)
+            ),
+            other => other.render(table, alias, keys),
         }
     }
 
     /// Renders with `alias` naming the table reference the condition is
-    /// about; subqueries use `alias` + "_s".
-    pub fn render(&self, table: Table, alias: &str) -> String {
+    /// about; subqueries use `alias` + "_s"; tenants written as `keys`.
+    pub fn render(&self, table: Table, alias: &str, keys: Keys) -> String {
         match self {
             Cond::Cmp {
                 col,
@@ -100,13 +109,13 @@ impl Cond {
             Cond::Null { col, not } => {
                 format!("{alias}.{col} IS {}NULL", if *not { "NOT " } else { "" })
             }
-            Cond::Tenant(t) => format!("{alias}.{} = {t}", table.tenant_column()),
+            Cond::Tenant(t) => format!("{alias}.{} = {}", table.tenant_column(), keys.literal(*t)),
             Cond::True => "1 = 1".to_owned(),
             Cond::InParent { fk, parent, cond } => {
                 let s = format!("{alias}_s");
                 let filter = cond
                     .as_ref()
-                    .map(|c| format!(" WHERE {}", c.render(*parent, &s)))
+                    .map(|c| format!(" WHERE {}", c.render(*parent, &s, keys)))
                     .unwrap_or_default();
                 format!(
                     "{alias}.{fk} IN (SELECT {s}.id FROM {} {s}{filter})",
@@ -117,7 +126,7 @@ impl Cond {
                 let s = format!("{alias}_s");
                 let filter = cond
                     .as_ref()
-                    .map(|c| format!(" AND ({})", c.render(*child, &s)))
+                    .map(|c| format!(" AND ({})", c.render(*child, &s, keys)))
                     .unwrap_or_default();
                 format!(
                     "EXISTS (SELECT 1 FROM {} {s} WHERE {s}.{fk} = {alias}.id{filter})",
@@ -126,11 +135,15 @@ impl Cond {
             }
             Cond::And(a, b) => format!(
                 "({} AND {})",
-                a.render(table, alias),
-                b.render(table, alias)
+                a.render(table, alias, keys),
+                b.render(table, alias, keys)
             ),
-            Cond::Or(a, b) => format!("({} OR {})", a.render(table, alias), b.render(table, alias)),
-            Cond::Not(a) => format!("NOT ({})", a.render(table, alias)),
+            Cond::Or(a, b) => format!(
+                "({} OR {})",
+                a.render(table, alias, keys),
+                b.render(table, alias, keys)
+            ),
+            Cond::Not(a) => format!("NOT ({})", a.render(table, alias, keys)),
         }
     }
 }
@@ -327,6 +340,17 @@ pub enum Write {
     Replace {
         id: i64,
     },
+    /// The tenant column set (by an `INSERT ... VALUES` or an `UPDATE`) to
+    /// a tenant's key in another form than the column's: refused as
+    /// `tenant_column`, whichever tenant it names, since the library
+    /// reads a tenant literal only in the column's own form. Generated
+    /// only with UUID and text keys ([`tenant_in_another_form`]).
+    TenantInForm {
+        table: Table,
+        tenant: i64,
+        form: Form,
+        update: Option<Option<Cond>>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -378,11 +402,43 @@ pub fn write() -> impl Strategy<Value = Write> {
     ]
 }
 
+/// A write naming a tenant's key in another form than the column's
+/// ([`Write::TenantInForm`]). Not part of [`write`], so the integer run
+/// keeps its statements.
+pub fn tenant_in_another_form() -> impl Strategy<Value = Write> {
+    (
+        table(),
+        prop::sample::select(TENANTS.to_vec()),
+        prop::sample::select(Form::ALL.to_vec()),
+        any::<bool>(),
+    )
+        .prop_flat_map(|(table, tenant, form, update)| {
+            let cond = prop::option::of(cond(table));
+            let update = if update {
+                cond.prop_map(Some).boxed()
+            } else {
+                Just(None).boxed()
+            };
+            update.prop_map(move |update| Write::TenantInForm {
+                table,
+                tenant,
+                form,
+                update,
+            })
+        })
+}
+
 pub fn stmt() -> impl Strategy<Value = Stmt> {
+    stmt_of(crate::built::built())
+}
+
+/// [`stmt`], with the SeaORM-built statements drawn from `built` (the same
+/// mix of raw, built and adversarial statements).
+pub fn stmt_of(built: impl Strategy<Value = crate::built::Built>) -> impl Strategy<Value = Stmt> {
     prop_oneof![
         3 => query().prop_map(Stmt::Read),
         2 => write().prop_map(Stmt::Write),
-        2 => crate::built::built().prop_map(Stmt::Built),
+        2 => built.prop_map(Stmt::Built),
         2 => crate::adversarial::adversarial().prop_map(Stmt::Adversarial),
     ]
 }
@@ -401,9 +457,9 @@ pub struct Rendered {
     pub upsert_id: Option<i64>,
 }
 
-fn where_(table: Table, alias: &str, cond: &Option<Cond>) -> String {
+fn where_(table: Table, alias: &str, cond: &Option<Cond>, keys: Keys) -> String {
     cond.as_ref()
-        .map(|c| format!(" WHERE {}", c.render_top(table, alias)))
+        .map(|c| format!(" WHERE {}", c.render_top(table, alias, keys)))
         .unwrap_or_default()
 }
 
@@ -412,9 +468,16 @@ fn text_col(table: Table) -> &'static str {
 }
 
 impl Stmt {
-    /// The statement on `backend`, or `None` where the backend lacks the
+    /// The statement on `backend` for tenant number `tenant`, with the
+    /// tenants written as `keys`, or `None` where the backend lacks the
     /// syntax. `fresh` is an id no row has yet.
-    pub fn render(&self, backend: Backend, tenant: i64, fresh: i64) -> Option<Rendered> {
+    pub fn render(
+        &self,
+        backend: Backend,
+        keys: Keys,
+        tenant: i64,
+        fresh: i64,
+    ) -> Option<Rendered> {
         let read = |sql: String, construct: &str| Rendered {
             sql,
             values: None,
@@ -432,7 +495,15 @@ impl Stmt {
             upsert_id: None,
         };
         Some(match self {
-            Stmt::Built(built) => return built.render(backend, tenant, fresh),
+            Stmt::Built(built) => {
+                // The fixture entities bind tenants as `i64`: only integer
+                // keys may get a built statement that binds one.
+                assert!(
+                    keys == Keys::Int || !built.binds_tenant(),
+                    "a built statement binds an i64 tenant in a run with {keys:?} keys: {built:?}"
+                );
+                return built.render(backend, tenant, fresh);
+            }
             Stmt::Adversarial(adversarial) => return Some(adversarial.render(backend)),
             Stmt::Read(Query::Scan {
                 table,
@@ -458,7 +529,7 @@ impl Stmt {
                     format!(
                         "SELECT {d}{cols} FROM {} a{}{tail}",
                         table.name(),
-                        where_(*table, "a", cond)
+                        where_(*table, "a", cond, keys)
                     ),
                     "select/scan",
                 )
@@ -466,7 +537,7 @@ impl Stmt {
             Stmt::Read(Query::Join { child, kind, cond }) => {
                 let (fk, parent) = child.parent()?;
                 let (c, p) = (child.name(), parent.name());
-                let w = where_(*child, "a", cond);
+                let w = where_(*child, "a", cond, keys);
                 let (sql, construct) = match kind {
                     JoinKind::Inner => (
                         format!("SELECT a.id, b.id FROM {c} a JOIN {p} b ON b.id = a.{fk}{w}"),
@@ -479,7 +550,7 @@ impl Stmt {
                     JoinKind::Right => (
                         format!(
                             "SELECT a.id, b.id FROM {c} a RIGHT JOIN {p} b ON b.id = a.{fk} AND {}",
-                            cond_or_true(*child, cond)
+                            cond_or_true(*child, cond, keys)
                         ),
                         "right",
                     ),
@@ -490,7 +561,7 @@ impl Stmt {
                         (
                             format!(
                                 "SELECT a.id, b.id FROM {c} a FULL JOIN {p} b ON b.id = a.{fk} AND {}",
-                                cond_or_true(*child, cond)
+                                cond_or_true(*child, cond, keys)
                             ),
                             "full",
                         )
@@ -502,7 +573,7 @@ impl Stmt {
                     JoinKind::Comma => (
                         format!(
                             "SELECT a.id, b.id FROM {c} a, {p} b WHERE b.id = a.{fk} OR {}",
-                            cond_or_true(*child, cond)
+                            cond_or_true(*child, cond, keys)
                         ),
                         "comma",
                     ),
@@ -533,7 +604,7 @@ impl Stmt {
             Stmt::Read(Query::Region { cond }) => read(
                 format!(
                     "SELECT a.id, r.name FROM accounts a LEFT JOIN regions r ON r.id = a.region_id{}",
-                    where_(Table::Accounts, "a", cond)
+                    where_(Table::Accounts, "a", cond, keys)
                 ),
                 "select/global-join",
             ),
@@ -555,7 +626,7 @@ impl Stmt {
                     format!(
                         "SELECT a.{t}, count(*), min(a.id), max(a.id) FROM {} a{} GROUP BY a.{t}{h}",
                         table.name(),
-                        where_(*table, "a", cond)
+                        where_(*table, "a", cond, keys)
                     ),
                     if *having_subquery && having.is_some() {
                         "select/aggregate/having-subquery"
@@ -589,9 +660,9 @@ impl Stmt {
                     format!(
                         "SELECT a.id FROM {} a{} {op_sql} SELECT a.id FROM {} a{}",
                         left.0.name(),
-                        where_(left.0, "a", &left.1),
+                        where_(left.0, "a", &left.1, keys),
                         right.0.name(),
-                        where_(right.0, "a", &right.1)
+                        where_(right.0, "a", &right.1, keys)
                     ),
                     &format!("select/set/{}", op_sql.to_lowercase().replace(' ', "-")),
                 )
@@ -613,7 +684,7 @@ impl Stmt {
                         "WITH {name} AS (SELECT a.id, a.{} AS v FROM {} a{}) SELECT {name}.id, {name}.v FROM {name}",
                         text_col(*table),
                         table.name(),
-                        where_(*table, "a", cond)
+                        where_(*table, "a", cond, keys)
                     ),
                     if own_name_in_body {
                         "select/cte/own-name-in-body"
@@ -652,7 +723,7 @@ impl Stmt {
                             ),
                         };
                         match named {
-                            Some(t) => format!("({body}, {t})"),
+                            Some(t) => format!("({body}, {})", keys.literal(*t)),
                             None => format!("({body})"),
                         }
                     })
@@ -697,7 +768,7 @@ impl Stmt {
                 cond,
                 with_tenant,
             }) => {
-                let w = where_(*source, "a", cond);
+                let w = where_(*source, "a", cond, keys);
                 let t = text_col(*source);
                 if *with_tenant {
                     write(
@@ -730,7 +801,7 @@ impl Stmt {
                     format!(
                         "UPDATE {} SET {set}{}",
                         table.name(),
-                        where_(*table, table.name(), cond)
+                        where_(*table, table.name(), cond, keys)
                     ),
                     "update",
                     None,
@@ -742,10 +813,11 @@ impl Stmt {
                 cond,
             }) => write(
                 format!(
-                    "UPDATE {} SET {} = {t}{}",
+                    "UPDATE {} SET {} = {}{}",
                     table.name(),
                     table.tenant_column(),
-                    where_(*table, table.name(), cond)
+                    keys.literal(*t),
+                    where_(*table, table.name(), cond, keys)
                 ),
                 if *t == tenant {
                     "update/tenant-column/own"
@@ -758,7 +830,7 @@ impl Stmt {
                 format!(
                     "DELETE FROM {}{}",
                     table.name(),
-                    where_(*table, table.name(), cond)
+                    where_(*table, table.name(), cond, keys)
                 ),
                 "delete",
                 None,
@@ -791,12 +863,48 @@ impl Stmt {
                     Some("construct"),
                 )
             }
+            Stmt::Write(Write::TenantInForm {
+                table,
+                tenant: t,
+                form,
+                update,
+            }) => {
+                let (col, value) = (table.tenant_column(), keys.in_form(*t, *form));
+                let sql = match update {
+                    Some(cond) => format!(
+                        "UPDATE {} SET {col} = {value}{}",
+                        table.name(),
+                        where_(*table, table.name(), cond, keys)
+                    ),
+                    None => {
+                        let (cols, values) = match table {
+                            Table::Accounts => {
+                                ("id, name, region_id", format!("{fresh}, 'acme', 1"))
+                            }
+                            Table::Leads => ("id, name, status", format!("{fresh}, 'ann', 'new'")),
+                            Table::Calls => {
+                                ("id, disposition, seconds", format!("{fresh}, 'sale', 5"))
+                            }
+                        };
+                        format!(
+                            "INSERT INTO {} ({cols}, {col}) VALUES ({values}, {value})",
+                            table.name()
+                        )
+                    }
+                };
+                let verb = if update.is_some() { "update" } else { "insert" };
+                write(
+                    sql,
+                    &format!("{verb}/tenant-column/{}", form.label()),
+                    Some("tenant_column"),
+                )
+            }
         })
     }
 }
 
 /// The condition, or `1 = 1`, for an ON clause.
-fn cond_or_true(table: Table, cond: &Option<Cond>) -> String {
+fn cond_or_true(table: Table, cond: &Option<Cond>, keys: Keys) -> String {
     cond.as_ref()
-        .map_or_else(|| "1 = 1".to_owned(), |c| c.render(table, "a"))
+        .map_or_else(|| "1 = 1".to_owned(), |c| c.render(table, "a", keys))
 }

@@ -78,6 +78,20 @@ impl BCond {
         self.any_atom(&|a| matches!(a, Atom::ExistsChild { .. }))
     }
 
+    /// Whether the tree, its subqueries included, binds a tenant
+    /// ([`Atom::Tenant`]).
+    pub(super) fn binds_tenant(&self) -> bool {
+        match self {
+            BCond::Atom(Atom::Tenant(_)) => true,
+            BCond::Atom(Atom::InParent { cond, .. } | Atom::ExistsChild { cond }) => {
+                cond.as_ref().is_some_and(|c| c.binds_tenant())
+            }
+            BCond::Atom(_) => false,
+            BCond::All(v) | BCond::Any(v) => v.iter().any(BCond::binds_tenant),
+            BCond::Not(c) => c.binds_tenant(),
+        }
+    }
+
     /// Whether an atom of the tree (not of its subqueries) satisfies `f`.
     fn any_atom(&self, f: &impl Fn(&Atom) -> bool) -> bool {
         match self {

@@ -155,6 +155,35 @@ pub enum Built {
     },
 }
 
+impl Built {
+    /// Whether the statement binds a tenant value: a tenant column `Set`,
+    /// or compared with [`Atom::Tenant`](super::conditions::Atom::Tenant).
+    /// The fixture entities bind it as `i64`, so only integer keys can run
+    /// such a statement.
+    pub fn binds_tenant(&self) -> bool {
+        let any = |conds: &[&Option<BCond>]| {
+            conds
+                .iter()
+                .any(|c| c.as_ref().is_some_and(BCond::binds_tenant))
+        };
+        match self {
+            Built::Insert { tenants, .. } => tenants.is_some(),
+            Built::UpdateTenant { .. } => true,
+            Built::Upsert { tenant, .. } => tenant.is_some(),
+            Built::Find { cond, .. }
+            | Built::Aggregate { cond, .. }
+            | Built::Update { cond, .. }
+            | Built::Delete { cond, .. } => any(&[cond]),
+            Built::Join {
+                cond, joined_cond, ..
+            } => any(&[cond, joined_cond]),
+            Built::Star { cond, account_cond } => any(&[cond, account_cond]),
+            Built::Scalar { child_cond, .. } => any(&[child_cond]),
+            Built::Compound { left, right, .. } => any(&[&left.1, &right.1]),
+        }
+    }
+}
+
 fn ent() -> impl Strategy<Value = Ent> {
     prop::sample::select(Ent::ALL.to_vec())
 }
