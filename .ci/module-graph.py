@@ -7,7 +7,8 @@ b;`) is not an edge, and neither is a child naming its parent (`super::X`)
 or any ancestor: a parent owns its children and re-exports from them. Test modules are left out:
 they reach into everything on purpose. Prints each cycle and exits 1 if any.
 
-Usage: module-graph.py CRATE_DIR...   (each with a src/ folder)
+Usage: module-graph.py DIR...   (a crate with a src/ folder, or the folder
+of a test binary's main.rs)
 """
 import os
 import re
@@ -131,7 +132,8 @@ def name(m):
 
 bad = False
 for crate in sys.argv[1:]:
-    found = cycles(graph(os.path.join(crate, "src")))
+    src = os.path.join(crate, "src")
+    found = cycles(graph(src if os.path.isdir(src) else crate))
     for comp in found:
         bad = True
         print(f"{crate}: import loop among {', '.join(sorted(map(name, comp)))}")

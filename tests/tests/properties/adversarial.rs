@@ -13,7 +13,7 @@
 use proptest::prelude::*;
 
 use crate::model::Table;
-use crate::sql::Rendered;
+use crate::rendered::Rendered;
 use tenancy_testkit::Backend;
 
 /// A scoped table as the attacker writes its name.

@@ -40,6 +40,7 @@
 mod adversarial;
 mod built;
 mod model;
+mod rendered;
 mod sql;
 
 use std::collections::BTreeMap;

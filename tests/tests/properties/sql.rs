@@ -8,6 +8,7 @@
 use proptest::prelude::*;
 
 use crate::model::{Form, Keys, Kind, TENANTS, Table};
+use crate::rendered::Rendered;
 use tenancy_testkit::Backend;
 
 /// A condition over the columns of one table reference.
@@ -441,20 +442,6 @@ pub fn stmt_of(built: impl Strategy<Value = crate::built::Built>) -> impl Strate
         2 => built.prop_map(Stmt::Built),
         2 => crate::adversarial::adversarial().prop_map(Stmt::Adversarial),
     ]
-}
-
-/// A statement ready to run: its SQL on one backend, its construct label,
-/// and the refusal it must get, if it is a construct the library refuses.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    pub sql: String,
-    /// Bound values, for statements built with SeaORM.
-    pub values: Option<sea_orm::Values>,
-    pub construct: String,
-    pub refusal: Option<&'static str>,
-    pub is_read: bool,
-    /// For an upsert: the id it may collide with.
-    pub upsert_id: Option<i64>,
 }
 
 fn where_(table: Table, alias: &str, cond: &Option<Cond>, keys: Keys) -> String {

@@ -13,7 +13,7 @@ use tenancy_testkit::fixtures::{account, call, lead, region};
 use super::conditions::{BCond, condition};
 use super::statements::{Agg, Built, Compound, Shape, Style, UpsertAction};
 use super::{Ent, column};
-use crate::sql::Rendered;
+use crate::rendered::Rendered;
 
 fn id32(id: i64) -> i32 {
     i32::try_from(id).expect("an id that fits INTEGER")
