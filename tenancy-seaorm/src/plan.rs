@@ -167,12 +167,14 @@ impl Plan {
 /// different things to different parsers).
 pub(crate) struct PlanCache {
     caches: [quick_cache::sync::Cache<String, Arc<Plan>>; 3],
+    capacity: usize,
 }
 
 impl PlanCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             caches: std::array::from_fn(|_| quick_cache::sync::Cache::new(capacity)),
+            capacity,
         }
     }
 
@@ -186,6 +188,11 @@ impl PlanCache {
 
     pub(crate) fn insert(&self, backend: Flavor, sql: String, plan: Arc<Plan>) {
         self.slot(backend).insert(sql, plan);
+    }
+
+    /// How many plans each backend's map keeps.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     pub(crate) fn len(&self) -> usize {

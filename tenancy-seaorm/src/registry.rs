@@ -95,6 +95,27 @@ impl TableRegistry {
         TableRegistryBuilder::default()
     }
 
+    /// The same tables with these column orders (keyed by lowercased table
+    /// name) added, and an empty plan cache: plans made without an order
+    /// refused what they can now scope.
+    pub(crate) fn with_column_orders(&self, orders: HashMap<String, Vec<String>>) -> Self {
+        let mut rules = self.inner.rules.clone();
+        rules.columns.extend(orders);
+        Self {
+            inner: Arc::new(Inner {
+                rules,
+                cache: PlanCache::new(self.inner.cache.capacity()),
+            }),
+        }
+    }
+
+    /// The registered tables' names, sorted.
+    pub(crate) fn table_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.inner.rules.tables.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The SQL type of every tenant column (see
     /// [`TableRegistryBuilder::tenant_key`]).
     pub fn tenant_key(&self) -> TenantKeyType {
@@ -145,6 +166,7 @@ pub struct TableRegistryBuilder {
     allowed_functions: Vec<String>,
     limits: Limits,
     key: TenantKeyType,
+    columns: HashMap<String, Vec<String>>,
     errors: Vec<RegistryError>,
     cache_capacity: usize,
 }
@@ -160,6 +182,7 @@ impl Default for TableRegistryBuilder {
                 max_depth: Limits::DEFAULT_MAX_DEPTH,
             },
             key: TenantKeyType::default(),
+            columns: HashMap::new(),
             errors: Vec::new(),
             cache_capacity: 4096,
         }
@@ -260,6 +283,46 @@ impl TableRegistryBuilder {
     /// ```
     pub fn tenant_key(mut self, key: TenantKeyType) -> Self {
         self.key = key;
+        self
+    }
+
+    /// Declares the columns of `table`, in the order the database has them,
+    /// so that an `INSERT` into it without a column list can be scoped: the
+    /// rewrite names the columns itself, checks the value in the tenant
+    /// column's position, and sends the statement with the column list.
+    /// [`TableRegistry::with_columns_from`] reads the orders from the
+    /// database instead.
+    ///
+    /// Only the database's own order is right. A SeaORM entity's field
+    /// order need not match its table, so it is never taken from there. A
+    /// wrong order can't reach another tenant (the statement that runs
+    /// names its columns and the tenant's value is checked), but it would
+    /// put the caller's values in the wrong columns.
+    ///
+    /// ```
+    /// use sea_orm::DbBackend;
+    /// use tenancy_seaorm::TableRegistry;
+    ///
+    /// let registry = TableRegistry::builder()
+    ///     .scoped_table("leads")
+    ///     .columns("leads", ["id", "entity_id", "name"])
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(
+    ///     registry.rewrite_uncached(DbBackend::Postgres, "INSERT INTO leads VALUES (7, $1, 'Ada')").unwrap(),
+    ///     r#"INSERT INTO "leads" ("id", "entity_id", "name") VALUES (7, $1, 'Ada')"#
+    /// );
+    /// ```
+    pub fn columns<I, S>(mut self, table: &str, columns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let columns: Vec<String> = columns.into_iter().map(Into::into).collect();
+        if columns.is_empty() || columns.iter().any(String::is_empty) {
+            self.errors.push(RegistryError::EmptyName);
+        }
+        self.columns.insert(table.to_ascii_lowercase(), columns);
         self
     }
 
@@ -364,6 +427,7 @@ impl TableRegistryBuilder {
                     allowed_functions: self.allowed_functions,
                     limits: self.limits,
                     key: self.key,
+                    columns: self.columns,
                 },
                 cache: PlanCache::new(self.cache_capacity),
             }),

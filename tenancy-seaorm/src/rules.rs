@@ -35,7 +35,7 @@ pub enum TableRule {
 /// qualify them, the functions the application added, and the input limits.
 /// Built once by [`TableRegistryBuilder`](crate::TableRegistryBuilder);
 /// never changes afterwards.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rules {
     /// Keyed by the table name as the database stores it.
     pub(crate) tables: HashMap<String, TableRule>,
@@ -49,6 +49,10 @@ pub(crate) struct Rules {
     pub(crate) limits: Limits,
     /// The SQL type of every tenant column.
     pub(crate) key: TenantKeyType,
+    /// Each table's columns in the database's order, keyed by the table's
+    /// ASCII-lowercased name, where known: what an `INSERT` without a
+    /// column list fills.
+    pub(crate) columns: HashMap<String, Vec<String>>,
 }
 
 /// Bounds on what the rewrite will parse, so that no statement can exhaust
@@ -104,6 +108,14 @@ impl Rules {
             _ => self.tables.get(&table),
         }?;
         Some((table, rule))
+    }
+
+    /// The columns of registered table `table` in the database's order, if
+    /// they were declared or read from the database.
+    pub(crate) fn column_order(&self, table: &str) -> Option<&[String]> {
+        self.columns
+            .get(&table.to_ascii_lowercase())
+            .map(Vec::as_slice)
     }
 
     /// Whether `name` equals a registered table's name ignoring ASCII case:

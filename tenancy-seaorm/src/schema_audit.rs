@@ -301,6 +301,54 @@ fn fits(backend: DbBackend, key: TenantKeyType, sql_type: &str) -> bool {
     }
 }
 
+impl TableRegistry {
+    /// The same registry, with the column order of every registered table
+    /// read from `conn` (tables missing there are left without one), so an
+    /// `INSERT` without a column list can be scoped; see
+    /// [`TableRegistryBuilder::columns`](crate::TableRegistryBuilder::columns).
+    /// Call it once at start-up, after migrations: a column added later
+    /// needs a new registry.
+    ///
+    /// ```
+    /// use sea_orm::{ConnectionTrait, Database};
+    /// use tenancy_seaorm::{TableRegistry, TenantConnection};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = Database::connect("sqlite::memory:").await?;
+    /// db.execute_unprepared("CREATE TABLE leads (id INTEGER PRIMARY KEY, entity_id BIGINT NOT NULL, name TEXT)").await?;
+    /// let registry = TableRegistry::builder().scoped_table("leads").build()?.with_columns_from(&db).await?;
+    ///
+    /// let golden_key = TenantConnection::new(db.clone(), registry, 1);
+    /// golden_key.execute_unprepared("INSERT INTO leads VALUES (7, 1, 'Ada')").await?;
+    /// // Another tenant's id in the tenant column's position is refused.
+    /// assert!(golden_key.execute_unprepared("INSERT INTO leads VALUES (8, 2, 'Eve')").await.is_err());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaAuditError::Db`] if a catalog query fails.
+    pub async fn with_columns_from<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<TableRegistry, SchemaAuditError> {
+        let backend = conn.get_database_backend();
+        let mut orders = std::collections::HashMap::new();
+        for table in self.table_names() {
+            if let Some(schema) = read_table(conn, backend, table).await? {
+                let names = schema
+                    .columns
+                    .into_iter()
+                    .map(|(name, _, _)| name)
+                    .collect();
+                orders.insert(table.to_ascii_lowercase(), names);
+            }
+        }
+        Ok(self.with_column_orders(orders))
+    }
+}
+
 /// [`audit_schema`], as a start-up check: `Ok` only for a clean schema.
 ///
 /// ```no_run

@@ -101,6 +101,11 @@ impl Rewriter<'_> {
                 }
             }
             Target::Scoped { table, column } => {
+                if insert.columns.is_empty()
+                    && let Some(source) = insert.source.as_deref_mut()
+                {
+                    insert.columns = self.implicit_columns(table, source)?;
+                }
                 let position = insert
                     .columns
                     .iter()
@@ -116,11 +121,6 @@ impl Rewriter<'_> {
                         insert.source = Some(Box::new(self.values_row(vec![self.tenant_value()])?));
                     }
                     (None, _) => return Err(Refusal::Construct("INSERT without values".into())),
-                    (Some(_), _) if insert.columns.is_empty() => {
-                        return Err(Refusal::Construct(
-                            "INSERT without a column list (the tenant column's position is unknown)".into(),
-                        ));
-                    }
                     (Some(source), Some(i)) => {
                         let rows = plain_values(source).ok_or_else(|| Refusal::TenantColumn {
                             table: table.clone(),
@@ -497,6 +497,45 @@ impl Rewriter<'_> {
             },
             _ => false,
         }
+    }
+
+    /// The column list an `INSERT ... VALUES` without one fills: the first
+    /// columns of `table` in the database's order, as many as each row
+    /// has values (all of them on MySQL and SQLite, which take nothing
+    /// less; PostgreSQL fills the rest with defaults). Named explicitly in
+    /// the statement that runs, so the tenant column's position is the one
+    /// that was checked, whatever the server's order.
+    fn implicit_columns(
+        &self,
+        table: &str,
+        source: &mut Query,
+    ) -> Result<Vec<ObjectName>, Refusal> {
+        let unknown = || {
+            Refusal::Construct(format!(
+                "INSERT into `{table}` without a column list (its column order is not known: \
+                 declare it with `TableRegistryBuilder::columns` or read it with \
+                 `TableRegistry::with_columns_from`)"
+            ))
+        };
+        let order = self.registry.column_order(table).ok_or_else(unknown)?;
+        let rows = plain_values(source)
+            .ok_or_else(|| Refusal::Construct("INSERT ... SELECT without a column list".into()))?;
+        let width = rows.first().map_or(0, |row| row.content.len());
+        let fits = match self.backend {
+            Flavor::Postgres => (1..=order.len()).contains(&width),
+            Flavor::MySql | Flavor::Sqlite => width == order.len(),
+        };
+        if !fits || rows.iter().any(|row| row.content.len() != width) {
+            return Err(Refusal::Construct(format!(
+                "INSERT into `{table}` without a column list whose rows don't have one value \
+                 per column ({} columns)",
+                order.len()
+            )));
+        }
+        Ok(order[..width]
+            .iter()
+            .map(|column| ObjectName(vec![ObjectNamePart::Identifier(self.ident(column))]))
+            .collect())
     }
 
     fn values_row(&self, row: Vec<Expr>) -> Result<Query, Refusal> {

@@ -804,3 +804,88 @@ fn many_ctes_are_rewritten_in_linear_work() {
         3000
     );
 }
+
+fn with_columns() -> TableRegistry {
+    TableRegistry::builder()
+        .scoped_table("leads")
+        .columns("leads", ["id", "entity_id", "name"])
+        .global_table_writable("events")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn insert_without_a_column_list_names_the_declared_columns() {
+    let r = with_columns();
+    // The tenant's own value in the tenant column's position is checked
+    // at bind time; the statement that runs names every column.
+    assert_eq!(
+        r.rewrite_uncached(
+            DbBackend::Sqlite,
+            "INSERT INTO leads VALUES (1, ?, 'a'), (2, ?, 'b')"
+        )
+        .unwrap(),
+        "INSERT INTO `leads` (`id`, `entity_id`, `name`) VALUES (1, ?1, 'a'), (2, ?2, 'b')"
+    );
+    let stmt = Statement::from_sql_and_values(
+        DbBackend::MySql,
+        "INSERT INTO leads VALUES (1, ?, 'a')",
+        [Value::BigInt(Some(2))],
+    );
+    assert!(matches!(
+        r.scope_statement(stmt, 1.into()),
+        Err(Refusal::ForeignTenant { .. })
+    ));
+    let literal =
+        Statement::from_string(DbBackend::Postgres, "INSERT INTO leads VALUES (1, 2, 'a')");
+    assert!(matches!(
+        r.scope_statement(literal, 1.into()),
+        Err(Refusal::ForeignTenant { .. })
+    ));
+    // PostgreSQL fills the columns left out with defaults: the tenant
+    // column, left out, is stamped.
+    assert_eq!(
+        r.rewrite_uncached(DbBackend::Postgres, "INSERT INTO leads VALUES (1)")
+            .unwrap(),
+        r#"INSERT INTO "leads" ("id", "entity_id") VALUES (1, $1)"#
+    );
+}
+
+#[test]
+fn insert_without_a_column_list_is_refused_when_the_order_is_unknown_or_rows_dont_fit() {
+    let r = with_columns();
+    for (backend, sql) in [
+        // MySQL and SQLite take one value per column, no fewer.
+        (DbBackend::MySql, "INSERT INTO leads VALUES (1, 1)"),
+        (
+            DbBackend::Sqlite,
+            "INSERT INTO leads VALUES (1, 1, 'a', 'extra')",
+        ),
+        (
+            DbBackend::Postgres,
+            "INSERT INTO leads VALUES (1, 1, 'a', 'extra')",
+        ),
+        (
+            DbBackend::Postgres,
+            "INSERT INTO leads VALUES (1, 1, 'a'), (2, 1)",
+        ),
+        (DbBackend::Postgres, "INSERT INTO leads SELECT 1, 1, 'a'"),
+    ] {
+        assert!(
+            matches!(r.rewrite_uncached(backend, sql), Err(Refusal::Construct(_))),
+            "{backend:?} {sql}"
+        );
+    }
+    // No order declared: refused, and the reason says how to declare one.
+    let Err(Refusal::Construct(why)) =
+        registry().rewrite_uncached(DbBackend::Postgres, "INSERT INTO leads VALUES (1, 1, 'a')")
+    else {
+        panic!("refused")
+    };
+    assert!(why.contains("TableRegistryBuilder::columns"), "{why}");
+    // A writable global table needs no order: no tenant column to find.
+    assert!(
+        r.rewrite_uncached(DbBackend::Postgres, "INSERT INTO events VALUES (1, 'x')")
+            .is_ok()
+    );
+}

@@ -281,7 +281,11 @@ where
             .schema(shared_schema.clone())
             .schema(only_schema.clone())
             .build()
-            .expect("registry");
+            .expect("registry")
+            // Column orders, for INSERT without a column list.
+            .with_columns_from(&shared.conn)
+            .await
+            .expect("column orders");
         let pair = Pair {
             backend,
             keys,

@@ -85,8 +85,10 @@ const REFUSED: &[(On, &str, &str)] = &[
     ),
     (
         On::All,
-        "INSERT INTO leads VALUES (300, {t2}, NULL, 'x', 'new', NULL, NULL)",
-        "construct",
+        // Without a column list, the tenant column's position comes from
+        // the order the registry read from the database.
+        "INSERT INTO leads VALUES (300, {t1}, NULL, 'x', 'new', NULL, NULL)",
+        "foreign_tenant",
     ),
     (
         PG_SQLITE,

@@ -26,6 +26,16 @@ const WRITES: &[(On, &str, &str)] = &[
     ),
     (
         On::All,
+        "insert without a column list",
+        "INSERT INTO leads VALUES (106, {t2}, 2, 'no list', 'new', 5, NULL), (107, {t2}, NULL, 'no list 2', 'hot', NULL, 'x@y')",
+    ),
+    (
+        PG,
+        "insert without a column list, fewer values than columns",
+        "INSERT INTO leads VALUES (108, {t2}, NULL, 'short', 'new')",
+    ),
+    (
+        On::All,
         "insert into a table with another tenant column",
         "INSERT INTO calls (id, lead_id, disposition, seconds) VALUES (100, 2, 'sale', 30)",
     ),
