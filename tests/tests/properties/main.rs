@@ -245,7 +245,11 @@ impl Env {
             .scoped_table_by("calls", "company_id")
             .global_table("regions")
             .build()
-            .expect("registry");
+            .expect("registry")
+            // Column orders, for INSERT without a column list.
+            .with_columns_from(&shared.conn)
+            .await
+            .expect("column orders");
         Self {
             backend,
             keys,

@@ -309,6 +309,14 @@ pub enum Write {
         tenant: Option<i64>,
         seed: i64,
     },
+    /// `INSERT INTO table VALUES (...)` without a column list: every
+    /// column in the table's order, the tenant column set to `tenant`.
+    InsertNoList {
+        table: Table,
+        rows: u8,
+        tenant: i64,
+        seed: i64,
+    },
     /// `INSERT INTO leads (...) SELECT ... FROM table`, optionally naming
     /// the tenant column (refused).
     InsertSelect {
@@ -389,6 +397,8 @@ pub fn write() -> impl Strategy<Value = Write> {
     prop_oneof![
         4 => (table(), 1..=3_u8, prop::option::of(prop::sample::select(TENANTS.to_vec())), 0..1000_i64)
             .prop_map(|(table, rows, tenant, seed)| Write::Insert { table, rows, tenant, seed }),
+        2 => (table(), 1..=3_u8, prop::sample::select(TENANTS.to_vec()), 0..1000_i64)
+            .prop_map(|(table, rows, tenant, seed)| Write::InsertNoList { table, rows, tenant, seed }),
         2 => (table(), any::<bool>()).prop_flat_map(move |(source, with_tenant)| {
             // Naming the tenant column is rare; it is refused.
             let with_tenant = with_tenant && source == Table::Calls;
@@ -685,6 +695,50 @@ impl Stmt {
                     refusal: shadow.is_some().then_some("ambiguous_cte"),
                     ..rendered
                 }
+            }
+            Stmt::Write(Write::InsertNoList {
+                table,
+                rows,
+                tenant: named,
+                seed,
+            }) => {
+                // The fixture schema's column order: id, the tenant column,
+                // then the rest as declared.
+                let values: Vec<String> = (0..*rows as i64)
+                    .map(|i| {
+                        let (id, t) = (fresh + i, keys.literal(*named));
+                        match table {
+                            Table::Accounts => {
+                                format!(
+                                    "({id}, {t}, {}, {})",
+                                    text_literal(*table, seed + i),
+                                    seed % 3
+                                )
+                            }
+                            Table::Leads => format!(
+                                "({id}, {t}, {}, 'n{seed}', 'new', {})",
+                                seed % 5,
+                                seed % 100
+                            ),
+                            Table::Calls => format!(
+                                "({id}, {t}, {}, {}, {})",
+                                seed % 7,
+                                text_literal(*table, seed + i),
+                                seed % 300
+                            ),
+                        }
+                    })
+                    .collect();
+                let (refusal, construct) = if *named == tenant {
+                    (None, "insert/no-column-list/own-tenant")
+                } else {
+                    (Some("foreign_tenant"), "insert/no-column-list/other-tenant")
+                };
+                write(
+                    format!("INSERT INTO {} VALUES {}", table.name(), values.join(", ")),
+                    construct,
+                    refusal,
+                )
             }
             Stmt::Write(Write::Insert {
                 table,
