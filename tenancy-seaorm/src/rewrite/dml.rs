@@ -460,6 +460,13 @@ impl Rewriter<'_> {
                     continue;
                 };
                 match &assignment.target {
+                    // `SET entity_id = entity_id` leaves every row where it
+                    // is (the rows are the tenant's already); only with one
+                    // target, where the name can mean nothing else.
+                    AssignmentTarget::ColumnName(name)
+                        if self.is_column(name, column)
+                            && targets.len() == 1
+                            && self.is_own_column(&assignment.value, column, qualifiers) => {}
                     AssignmentTarget::ColumnName(name) if self.is_column(name, column) => {
                         self.check_tenant_value(table, column, &assignment.value)?;
                     }
@@ -494,6 +501,23 @@ impl Rewriter<'_> {
                 // case-insensitive on MySQL and SQLite.
                 (Flavor::Postgres, Some(_)) => crate::rules::unquoted_value(ident) == column,
                 _ => crate::rules::unquoted_value(ident).eq_ignore_ascii_case(column),
+            },
+            _ => false,
+        }
+    }
+
+    /// Whether `value` is the tenant column `column` of the row being
+    /// updated: unqualified, or qualified by the target's name or alias.
+    fn is_own_column(&self, value: &Expr, column: &str, qualifiers: &[String]) -> bool {
+        let as_name = |ident: &Ident| ObjectName(vec![ObjectNamePart::Identifier(ident.clone())]);
+        match value {
+            Expr::Identifier(ident) => self.is_column(&as_name(ident), column),
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [qualifier, ident] => {
+                    qualifiers.contains(&self.table_key(qualifier))
+                        && self.is_column(&as_name(ident), column)
+                }
+                _ => false,
             },
             _ => false,
         }

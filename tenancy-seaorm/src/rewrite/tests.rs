@@ -889,3 +889,37 @@ fn insert_without_a_column_list_is_refused_when_the_order_is_unknown_or_rows_don
             .is_ok()
     );
 }
+
+#[test]
+fn setting_the_tenant_column_to_itself_is_a_no_op_and_allowed() {
+    for sql in [
+        "UPDATE leads SET entity_id = entity_id, name = 'x' WHERE id = 1",
+        "UPDATE leads SET entity_id = leads.entity_id",
+        "UPDATE leads l SET entity_id = l.entity_id",
+    ] {
+        assert!(pg(sql).is_ok(), "{sql}");
+    }
+    // Anything else in the tenant column is still checked or refused.
+    for sql in [
+        "UPDATE leads SET entity_id = entity_id + 1",
+        "UPDATE leads SET entity_id = accounts.entity_id FROM accounts",
+        "UPDATE leads SET entity_id = account_id",
+        "UPDATE leads SET entity_id = (SELECT entity_id FROM accounts LIMIT 1)",
+    ] {
+        assert!(
+            matches!(
+                pg(sql),
+                Err(Refusal::TenantColumn { .. } | Refusal::Construct(_))
+            ),
+            "{sql}"
+        );
+    }
+    // Two targets (MySQL): the name could be either's, so it is refused.
+    assert!(matches!(
+        refusal(
+            DbBackend::MySql,
+            "UPDATE leads l JOIN accounts a ON a.id = l.account_id SET l.entity_id = l.entity_id"
+        ),
+        Refusal::TenantColumn { .. }
+    ));
+}

@@ -76,6 +76,11 @@ const WRITES: &[(On, &str, &str)] = &[
     ),
     (
         On::All,
+        "update setting the tenant column to itself",
+        "UPDATE leads SET entity_id = entity_id, status = 'kept' WHERE id > 0",
+    ),
+    (
+        On::All,
         "update naming the own tenant",
         "UPDATE leads SET entity_id = {t2}, name = 'same tenant' WHERE id = 2",
     ),
