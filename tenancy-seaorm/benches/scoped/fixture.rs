@@ -47,6 +47,21 @@ impl Case {
     }
 }
 
+/// What the database groups and the summary need of a fixture, whatever
+/// its tenant keys: the cases under their names, run on either side.
+pub(super) trait Cases {
+    /// The backend column of the summary, and the criterion group's suffix.
+    fn backend(&self) -> &'static str;
+
+    /// The case's name in bench ids and summary rows.
+    fn name(&self, case: Case) -> String;
+
+    async fn run(&self, case: Case, side: Side);
+
+    /// Removes the rows the insert case added.
+    async fn drop_inserted(&self);
+}
+
 /// One database, seeded, with both ways of reaching it.
 pub(super) struct Fixture<C = DatabaseConnection> {
     pub(super) backend: &'static str,
@@ -206,6 +221,24 @@ impl<C: ConnectionTrait + Send + Sync> Fixture<C> {
             .expect("insert");
         assert_eq!(inserted.entity_id, TENANT, "the insert is stamped");
         self.drop_inserted().await;
+    }
+}
+
+impl<C: ConnectionTrait + Send + Sync> Cases for Fixture<C> {
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    fn name(&self, case: Case) -> String {
+        case.name().to_owned()
+    }
+
+    async fn run(&self, case: Case, side: Side) {
+        Fixture::run(self, case, side).await;
+    }
+
+    async fn drop_inserted(&self) {
+        Fixture::drop_inserted(self).await;
     }
 }
 

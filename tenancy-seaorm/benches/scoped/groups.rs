@@ -4,7 +4,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::Criterion;
-use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
+use sea_orm::{DbBackend, QueryTrait, Statement};
 use sqlparser::{
     dialect::{Dialect, PostgreSqlDialect, SQLiteDialect},
     parser::Parser,
@@ -13,7 +13,7 @@ use tenancy_seaorm::TableRegistry;
 use tokio::runtime::Runtime;
 
 use crate::TENANT;
-use crate::fixture::{Case, Fixture, Side, find_by_id_query, list_query};
+use crate::fixture::{Case, Cases, Fixture, Side, find_by_id_query, list_query};
 
 /// Criterion groups `<case>/postgres-modes`: `rewrite_only` and `rls`.
 pub(super) fn bench_modes(c: &mut Criterion, rt: &Runtime, rewrite: &Fixture, rls: &Fixture) {
@@ -72,14 +72,9 @@ pub(super) fn backend_name(backend: DbBackend) -> &'static str {
     }
 }
 
-pub(super) fn bench_database<C: ConnectionTrait + Send + Sync>(
-    c: &mut Criterion,
-    rt: &Runtime,
-    f: &Fixture<C>,
-    cases: &[Case],
-) {
+pub(super) fn bench_database(c: &mut Criterion, rt: &Runtime, f: &impl Cases, cases: &[Case]) {
     for &case in cases {
-        let mut group = c.benchmark_group(format!("{}/{}", case.name(), f.backend));
+        let mut group = c.benchmark_group(format!("{}/{}", f.name(case), f.backend()));
         group
             .sample_size(30)
             .warm_up_time(Duration::from_secs(1))

@@ -16,6 +16,16 @@
 //! cache miss (`rewrite_uncached`, next to bare `sqlparser` parsing) and a
 //! cache hit (`scope_statement`, next to cloning the statement it consumes).
 //!
+//! Every database case runs again with UUID tenant keys (`uuid_keys`), on
+//! the same database: bench ids and summary rows `<case>_uuid/<backend>`
+//! (`find_by_id_uuid`, `list_join_50_uuid`, `update_many_uuid`,
+//! `insert_uuid`; the reads on the null connection too). Their tables
+//! `uuid_accounts` and `uuid_leads` are seeded like the integer-keyed ones,
+//! with the tenant in PostgreSQL's `uuid` (`TenantKeyType::Uuid`) and in
+//! SQLite as a 16-byte `BLOB` (`TenantKeyType::UuidBinary`), so one entity
+//! with a `Uuid` tenant field serves both, and the `hand` side filters by
+//! that field: the tenant in the column's own form.
+//!
 //! After criterion, the bench times every pair again in interleaved blocks
 //! (hand, scoped, scoped, hand, ...) so drift cancels, and prints one table
 //! of medians and ratios, all measured in this run, with two controls: the
@@ -37,17 +47,23 @@
 //!
 //! Seed: 3 tenants, 200 accounts and 2,000 leads each, interleaved, with an
 //! index on `leads (entity_id, id)`, in the testkit's fixture tables
-//! (`tenancy_testkit::fixtures`). About four minutes on two cores.
+//! (`tenancy_testkit::fixtures`); the UUID-keyed copies have the same rows
+//! and an index on `(entity_id, id)`. About seven minutes on two cores.
 //!
 //! ```text
 //! TENANCY_POSTGRES_URL=postgres://root@127.0.0.1:5432/test \
 //!     cargo bench -p tenancy-seaorm --bench scoped
 //! ```
+//!
+//! Without `TENANCY_POSTGRES_URL` only the SQLite and null cases run. A
+//! criterion filter after `--` (say `-- _uuid`) narrows criterion's part;
+//! the summary still times every pair.
 
 mod fixture;
 mod groups;
 mod setup;
 mod summary;
+mod uuid_keys;
 
 use std::panic::AssertUnwindSafe;
 
@@ -55,7 +71,7 @@ use criterion::Criterion;
 use sea_orm::{ConnectionTrait, DbBackend};
 use tokio::runtime::Runtime;
 
-use fixture::{Case, Fixture, registry};
+use fixture::{Case, Cases, registry};
 use groups::{bench_database, bench_modes, bench_rewrite};
 use setup::{null_fixture, postgres, postgres_rls, postgres_schema, rls_role, sqlite};
 use summary::{
@@ -90,10 +106,10 @@ fn measuring() -> bool {
 
 /// Benchmarks `cases` on `f` with criterion, then, if `rows` is given,
 /// again with the interleaved loop for the summary.
-fn measure<C: ConnectionTrait + Send + Sync>(
+fn measure(
     c: &mut Criterion,
     rt: &Runtime,
-    f: &Fixture<C>,
+    f: &impl Cases,
     cases: &[Case],
     rows: Option<&mut Vec<Row>>,
 ) {
@@ -122,14 +138,19 @@ fn main() {
     }
 
     measure(&mut c, &rt, &null_fixture(), &Case::READS, rows.as_mut());
+    let null_uuid = uuid_keys::null_fixture();
+    measure(&mut c, &rt, &null_uuid, &Case::READS, rows.as_mut());
 
     let lite = rt.block_on(sqlite());
     measure(&mut c, &rt, &lite, &Case::ALL, rows.as_mut());
+    let lite_uuid = rt.block_on(uuid_keys::fixture("sqlite", lite.db.clone()));
+    measure(&mut c, &rt, &lite_uuid, &Case::ALL, rows.as_mut());
     if let Some(rows) = rows.as_mut() {
         rt.block_on(summarize_controls(&lite, rows));
     }
     let mut notes = rewritten_sql(&lite);
     notes.extend(rt.block_on(plans(&lite)));
+    notes.extend(rt.block_on(lite_uuid.plans()));
 
     let postgres_url = std::env::var("TENANCY_POSTGRES_URL").unwrap_or_default();
     if !postgres_url.is_empty() {
@@ -138,11 +159,15 @@ fn main() {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let pg = rt.block_on(postgres(&postgres_url, &schema));
             measure(&mut c, &rt, &pg, &Case::ALL, rows.as_mut());
+            let pg_uuid = rt.block_on(uuid_keys::fixture("postgres", pg.db.clone()));
+            measure(&mut c, &rt, &pg_uuid, &Case::ALL, rows.as_mut());
             if let Some(rows) = rows.as_mut() {
                 rt.block_on(summarize_controls(&pg, rows));
             }
             notes.extend(rewritten_sql(&pg));
             notes.extend(rt.block_on(plans(&pg)));
+            notes.extend(rt.block_on(pg_uuid.plans()));
+            drop(pg_uuid);
             let (rls, app) = rt.block_on(postgres_rls(&postgres_url, &schema, &pg));
             bench_modes(&mut c, &rt, &pg, &rls);
             if let Some(rows) = rows.as_mut() {

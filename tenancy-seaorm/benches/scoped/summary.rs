@@ -4,12 +4,15 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::Instant;
 
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryTrait, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryTrait, Statement};
 use sqlparser::parser::Parser;
+use tenancy_core::TenantId;
 use tenancy_seaorm::TableRegistry;
 use tenancy_testkit::fixtures::lead;
 
-use crate::fixture::{Case, Fixture, Side, find_by_id_query, list_query, new_lead, update_query};
+use crate::fixture::{
+    Case, Cases, Fixture, Side, find_by_id_query, list_query, new_lead, update_query,
+};
 use crate::groups::{backend_name, dialect, read_statements};
 use crate::{BLOCKS, PER_BLOCK, TENANT};
 
@@ -144,14 +147,10 @@ fn interleaved_sync(mut run: impl FnMut(Side)) -> Blocks {
     blocks
 }
 
-pub(super) async fn summarize_database<C: ConnectionTrait + Send + Sync>(
-    f: &Fixture<C>,
-    cases: &[Case],
-    rows: &mut Vec<Row>,
-) {
+pub(super) async fn summarize_database(f: &impl Cases, cases: &[Case], rows: &mut Vec<Row>) {
     for &case in cases {
         let blocks = interleaved(|side| f.run(case, side)).await;
-        rows.push(blocks.row(case.name().to_owned(), f.backend));
+        rows.push(blocks.row(f.name(case), f.backend()));
         if matches!(case, Case::Insert) {
             f.drop_inserted().await;
         }
@@ -271,13 +270,8 @@ pub(super) fn rewritten_sql(f: &Fixture) -> Vec<String> {
 /// differ, so may the timings, whatever the rewrite costs.
 pub(super) async fn plans(f: &Fixture) -> Vec<String> {
     let backend = f.db.get_database_backend();
-    let (explain, column) = match backend {
-        DbBackend::Postgres => ("EXPLAIN", "QUERY PLAN"),
-        _ => ("EXPLAIN QUERY PLAN", "detail"),
-    };
-    let mut lines = Vec::new();
-    for side in [Side::Hand, Side::Scoped] {
-        let statements = [
+    let statements = |side| {
+        vec![
             (
                 "find_by_id",
                 find_by_id_query(side, f.lead_id).build(backend),
@@ -287,30 +281,46 @@ pub(super) async fn plans(f: &Fixture) -> Vec<String> {
                 "update_many",
                 update_query(side, f.update_ids).build(backend),
             ),
-        ];
-        for (name, stmt) in statements {
+        ]
+    };
+    explain(&f.db, &f.registry, f.backend, TENANT.into(), statements).await
+}
+
+/// The plan of each statement `statements(side)` builds, on either side:
+/// the hand-written one as it is, the scoped one as `registry` rewrites it
+/// for `tenant`. Lines start with `label`.
+pub(super) async fn explain(
+    db: &DatabaseConnection,
+    registry: &TableRegistry,
+    label: &str,
+    tenant: TenantId,
+    statements: impl Fn(Side) -> Vec<(&'static str, Statement)>,
+) -> Vec<String> {
+    let (explain, column) = match db.get_database_backend() {
+        DbBackend::Postgres => ("EXPLAIN", "QUERY PLAN"),
+        _ => ("EXPLAIN QUERY PLAN", "detail"),
+    };
+    let mut lines = Vec::new();
+    for side in [Side::Hand, Side::Scoped] {
+        for (name, stmt) in statements(side) {
             let stmt = match side {
                 Side::Hand => stmt,
-                Side::Scoped => f
-                    .registry
-                    .scope_statement(stmt, TENANT.into())
-                    .expect("scopes"),
+                Side::Scoped => registry.scope_statement(stmt, tenant).expect("scopes"),
             };
             let explained = Statement {
                 sql: format!("{explain} {}", stmt.sql),
                 ..stmt
             };
-            let plan: Vec<String> =
-                f.db.query_all_raw(explained)
-                    .await
-                    .expect("explain")
-                    .iter()
-                    .map(|row| row.try_get::<String>("", column).expect("plan line"))
-                    .map(|line| line.trim().to_owned())
-                    .collect();
+            let plan: Vec<String> = db
+                .query_all_raw(explained)
+                .await
+                .expect("explain")
+                .iter()
+                .map(|row| row.try_get::<String>("", column).expect("plan line"))
+                .map(|line| line.trim().to_owned())
+                .collect();
             lines.push(format!(
-                "{} {name} {side:?} plan: {}",
-                f.backend,
+                "{label} {name} {side:?} plan: {}",
                 plan.join(" | ")
             ));
         }
@@ -325,6 +335,10 @@ pub(super) fn print_summary(rows: &[Row]) {
     );
     println!(
         "  database cases: hand = plain connection + hand-written filter, scoped = TenantConnection (warm cache)"
+    );
+    println!(
+        "  *_uuid: the same case on tables keyed by UUID (PostgreSQL uuid, SQLite 16-byte BLOB), \
+         hand filtering by a Uuid field"
     );
     println!(
         "  backend null: a connection that answers at once with no rows (SeaORM + wrapper only)"
