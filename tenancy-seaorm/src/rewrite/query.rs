@@ -237,16 +237,41 @@ impl Rewriter<'_> {
         if merged_columns {
             return self.table_with_joins(item, scope);
         }
-        let factors = std::iter::once(&mut item.relation)
-            .chain(item.joins.iter_mut().map(|j| &mut j.relation));
-        for (factor, nullable) in factors.zip(nullable) {
-            match (nullable, self.inline_guard(factor, scope)?) {
-                (false, Some(guard)) => guards.push(guard),
-                _ => self.factor(factor, scope)?,
+        let (first, joins) = (&mut item.relation, &mut item.joins);
+        // The left side of a first RIGHT JOIN, the table it null-extends:
+        // a guard in that join's ON filters it as filtering it first would.
+        let mut first_guard = None;
+        match (nullable[0], self.inline_guard(first, scope)?) {
+            (false, Some(guard)) => guards.push(guard),
+            (true, Some(guard))
+                if joins
+                    .first()
+                    .is_some_and(|j| on_filters_left_side(&j.join_operator)) =>
+            {
+                first_guard = Some(guard);
             }
+            _ => self.factor(first, scope)?,
         }
-        for join in &mut item.joins {
+        for (k, (join, nullable)) in joins.iter_mut().zip(&nullable[1..]).enumerate() {
+            // The caller's ON first, so its subqueries are scoped before the
+            // guard joins it.
             self.nested(&mut join.join_operator, scope)?;
+            if k == 0
+                && let Some(guard) = first_guard.take()
+            {
+                add_to_on(&mut join.join_operator, guard);
+            }
+            match (*nullable, self.inline_guard(&join.relation, scope)?) {
+                (false, Some(guard)) => guards.push(guard),
+                // The right side of an inner or left join: the guard in the
+                // join's ON filters it exactly as filtering the table first
+                // would, and keeps it a plain table (PostgreSQL then still
+                // sees its primary key, so GROUP BY that key works).
+                (true, Some(guard)) if on_filters_right_side(&join.join_operator) => {
+                    add_to_on(&mut join.join_operator, guard);
+                }
+                _ => self.factor(&mut join.relation, scope)?,
+            }
         }
         Ok(())
     }
@@ -503,5 +528,53 @@ impl VisitorMut for Nested<'_, '_> {
             ));
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// Whether a predicate on the right operand alone, added to the join's ON,
+/// is the same as filtering that operand before the join: true for inner
+/// and left joins with an ON clause (the right operand is the one the join
+/// null-extends or drops), never for right, full or cross joins.
+fn on_filters_right_side(operator: &JoinOperator) -> bool {
+    matches!(
+        operator,
+        JoinOperator::Join(JoinConstraint::On(_))
+            | JoinOperator::Inner(JoinConstraint::On(_))
+            | JoinOperator::Left(JoinConstraint::On(_))
+            | JoinOperator::LeftOuter(JoinConstraint::On(_))
+            | JoinOperator::StraightJoin(JoinConstraint::On(_))
+    )
+}
+
+/// Whether a predicate on the left operand alone, added to the join's ON,
+/// is the same as filtering that operand before the join: true for a right
+/// join with an ON clause (the left operand is the one it null-extends).
+/// Used only when the left operand is one table.
+fn on_filters_left_side(operator: &JoinOperator) -> bool {
+    matches!(
+        operator,
+        JoinOperator::Right(JoinConstraint::On(_))
+            | JoinOperator::RightOuter(JoinConstraint::On(_))
+    )
+}
+
+/// `ON (cond) AND guard`; only called where [`on_filters_right_side`] or
+/// [`on_filters_left_side`] holds.
+fn add_to_on(operator: &mut JoinOperator, guard: Expr) {
+    if let JoinOperator::Join(JoinConstraint::On(on))
+    | JoinOperator::Inner(JoinConstraint::On(on))
+    | JoinOperator::Left(JoinConstraint::On(on))
+    | JoinOperator::LeftOuter(JoinConstraint::On(on))
+    | JoinOperator::StraightJoin(JoinConstraint::On(on))
+    | JoinOperator::Right(JoinConstraint::On(on))
+    | JoinOperator::RightOuter(JoinConstraint::On(on)) = operator
+    {
+        // Always `Some`: there is a condition. Were it not, the ON would
+        // stay NULL and match nothing, which fails closed.
+        let null = sqlparser::ast::Value::Null.with_span(sqlparser::tokenizer::Span::empty());
+        let cond = std::mem::replace(on, Expr::Value(null));
+        if let Some(both) = super::guarded(Some(cond), vec![guard]) {
+            *on = both;
+        }
     }
 }

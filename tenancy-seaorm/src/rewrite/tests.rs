@@ -34,14 +34,23 @@ fn select_gets_the_guard_after_the_whole_condition() {
 }
 
 #[test]
-fn nullable_sides_of_outer_joins_become_derived_tables() {
+fn nullable_sides_of_outer_joins_are_guarded_in_on_or_become_derived_tables() {
+    // The right side of a LEFT JOIN: the guard in its ON, the table stays a
+    // table (PostgreSQL keeps its primary key for GROUP BY).
     assert_eq!(
         pg("SELECT * FROM leads l LEFT JOIN accounts a ON a.id = l.account_id").unwrap(),
-        r#"SELECT * FROM "leads" "l" LEFT JOIN (SELECT * FROM "accounts" WHERE "accounts"."entity_id" = $1) "a" ON "a"."id" = "l"."account_id" WHERE "l"."entity_id" = $1"#
+        r#"SELECT * FROM "leads" "l" LEFT JOIN "accounts" "a" ON ("a"."id" = "l"."account_id") AND "a"."entity_id" = $1 WHERE "l"."entity_id" = $1"#
     );
-    let out = pg("SELECT * FROM leads l RIGHT JOIN accounts a ON a.id = l.account_id").unwrap();
-    assert!(out.starts_with(r#"SELECT * FROM (SELECT * FROM "leads" WHERE "leads"."entity_id" = $1) "l" RIGHT JOIN "accounts" "a""#), "{out}");
-    assert!(out.ends_with(r#"WHERE "a"."entity_id" = $1"#), "{out}");
+    // Null-extended by a later RIGHT JOIN, an inner join's right side is
+    // still guarded in its own ON; the leftmost table becomes derived.
+    let out = pg("SELECT * FROM leads l JOIN calls c ON c.lead_id = l.id RIGHT JOIN accounts a ON a.id = l.account_id").unwrap();
+    assert!(out.starts_with(r#"SELECT * FROM (SELECT * FROM "leads" WHERE "leads"."entity_id" = $1) "l" JOIN "calls" "c" ON ("c"."lead_id" = "l"."id") AND "c"."company_id" = $1 RIGHT JOIN"#), "{out}");
+    // The left side of a first RIGHT JOIN: guarded in that join's ON.
+    assert_eq!(
+        pg("SELECT * FROM leads l RIGHT JOIN accounts a ON a.id = l.account_id").unwrap(),
+        r#"SELECT * FROM "leads" "l" RIGHT JOIN "accounts" "a" ON ("a"."id" = "l"."account_id") AND "l"."entity_id" = $1 WHERE "a"."entity_id" = $1"#
+    );
+    // FULL JOIN preserves and null-extends both sides: derived tables.
     let out = pg("SELECT * FROM leads l FULL JOIN accounts a ON a.id = l.account_id").unwrap();
     assert_eq!(out.matches("(SELECT * FROM").count(), 2, "{out}");
     assert!(!out.contains(r#" WHERE "l"."#), "{out}");
@@ -62,7 +71,7 @@ fn nullable_sides_of_outer_joins_become_derived_tables() {
 fn aliases_keep_their_names_but_never_a_tables() {
     assert_eq!(
         pg("SELECT * FROM leads AS l LEFT JOIN accounts AS a ON a.id = l.account_id").unwrap(),
-        r#"SELECT * FROM "leads" AS "l" LEFT JOIN (SELECT * FROM "accounts" WHERE "accounts"."entity_id" = $1) AS "a" ON "a"."id" = "l"."account_id" WHERE "l"."entity_id" = $1"#
+        r#"SELECT * FROM "leads" AS "l" LEFT JOIN "accounts" AS "a" ON ("a"."id" = "l"."account_id") AND "a"."entity_id" = $1 WHERE "l"."entity_id" = $1"#
     );
     // A table aliased by its own name is still itself.
     assert!(pg("SELECT * FROM leads AS LEADS").is_ok());
