@@ -47,7 +47,7 @@ impl Rewriter<'_> {
         }
     }
 
-    pub(super) fn insert(&mut self, insert: &mut Insert) -> Result<(), Refusal> {
+    pub(super) fn insert(&mut self, insert: &mut Insert, outer: &Scope) -> Result<(), Refusal> {
         if insert.replace_into || matches!(insert.or, Some(SqliteOnConflict::Replace)) {
             return Err(Refusal::Construct(
                 "REPLACE / INSERT OR REPLACE (it deletes the conflicting row, whoever owns it)"
@@ -73,7 +73,7 @@ impl Rewriter<'_> {
             return Err(Refusal::Construct("INSERT into a table function".into()));
         };
         let name = name.clone();
-        let scope = Scope::default();
+        let scope = outer.clone();
         let target = self.target(&name)?;
         if let Some(alias) = &insert.table_alias
             && self.registry.shadows_table(&self.table_key(&alias.alias))
@@ -221,7 +221,7 @@ impl Rewriter<'_> {
         Ok(())
     }
 
-    pub(super) fn update(&mut self, update: &mut Update) -> Result<(), Refusal> {
+    pub(super) fn update(&mut self, update: &mut Update, outer: &Scope) -> Result<(), Refusal> {
         if matches!(update.or, Some(SqliteOnConflict::Replace)) {
             return Err(Refusal::Construct(
                 "UPDATE OR REPLACE (it deletes the conflicting row, whoever owns it)".into(),
@@ -230,7 +230,7 @@ impl Rewriter<'_> {
         if update.output.is_some() || update.settings.is_some() || update.on_cluster.is_some() {
             return Err(Refusal::Construct("this form of UPDATE".into()));
         }
-        let scope = Scope::default();
+        let scope = outer.clone();
         let mut guards = Vec::new();
         // Every table in UPDATE's own list may be written (MySQL updates
         // several at once), so each must be one tenants may write.
@@ -265,11 +265,11 @@ impl Rewriter<'_> {
         Ok(())
     }
 
-    pub(super) fn delete(&mut self, delete: &mut Delete) -> Result<(), Refusal> {
+    pub(super) fn delete(&mut self, delete: &mut Delete, outer: &Scope) -> Result<(), Refusal> {
         if delete.output.is_some() || delete.settings.is_some() || delete.on_cluster.is_some() {
             return Err(Refusal::Construct("this form of DELETE".into()));
         }
-        let scope = Scope::default();
+        let scope = outer.clone();
         let mut guards = Vec::new();
         // Which rows go: PostgreSQL `DELETE FROM t USING u` deletes from the
         // FROM list and reads USING; MySQL `DELETE FROM a USING a JOIN b` and

@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use sqlparser::{
     ast::{
-        Expr, Ident, ObjectName, ObjectNamePart, Statement, Value, ValueWithSpan, VisitMut,
-        VisitorMut,
+        Expr, Ident, ObjectName, ObjectNamePart, SetExpr, Statement, Value, ValueWithSpan,
+        VisitMut, VisitorMut,
     },
     dialect::Dialect,
     parser::{Parser, ParserOptions},
@@ -424,14 +424,64 @@ pub(crate) struct Rewriter<'a> {
 impl Rewriter<'_> {
     fn statement(&mut self, statement: &mut Statement) -> Result<StatementKind, Refusal> {
         match statement {
+            Statement::Query(query) if is_dml(&query.body) => self.dml_with(query),
             Statement::Query(query) => {
                 self.query(query, &query::Scope::default())?;
                 Ok(StatementKind::Select)
             }
-            Statement::Insert(insert) => self.insert(insert).map(|()| StatementKind::Insert),
-            Statement::Update(update) => self.update(update).map(|()| StatementKind::Update),
-            Statement::Delete(delete) => self.delete(delete).map(|()| StatementKind::Delete),
+            Statement::Insert(insert) => self
+                .insert(insert, &query::Scope::default())
+                .map(|()| StatementKind::Insert),
+            Statement::Update(update) => self
+                .update(update, &query::Scope::default())
+                .map(|()| StatementKind::Update),
+            Statement::Delete(delete) => self
+                .delete(delete, &query::Scope::default())
+                .map(|()| StatementKind::Delete),
             other => Err(Refusal::Statement(statement_name(other))),
+        }
+    }
+
+    /// `WITH ... INSERT / UPDATE / DELETE`: the CTEs are scoped like any
+    /// subquery (and a data-modifying CTE is refused there), then the
+    /// statement is scoped seeing them. Nothing else may ride on the query.
+    fn dml_with(&mut self, query: &mut sqlparser::ast::Query) -> Result<StatementKind, Refusal> {
+        let sqlparser::ast::Query {
+            with,
+            body,
+            order_by: None,
+            limit_clause: None,
+            fetch: None,
+            locks,
+            for_clause: None,
+            settings: None,
+            format_clause: None,
+            pipe_operators,
+        } = query
+        else {
+            return Err(Refusal::Construct(
+                "WITH ... on a write with ORDER BY, LIMIT or the like".into(),
+            ));
+        };
+        if !locks.is_empty() || !pipe_operators.is_empty() {
+            return Err(Refusal::Construct(
+                "WITH ... on a write with a locking clause".into(),
+            ));
+        }
+        let scope = self.with_scope(with, &query::Scope::default())?;
+        match &mut **body {
+            SetExpr::Insert(Statement::Insert(insert)) => {
+                self.insert(insert, &scope).map(|()| StatementKind::Insert)
+            }
+            SetExpr::Update(Statement::Update(update)) => {
+                self.update(update, &scope).map(|()| StatementKind::Update)
+            }
+            SetExpr::Delete(Statement::Delete(delete)) => {
+                self.delete(delete, &scope).map(|()| StatementKind::Delete)
+            }
+            _ => Err(Refusal::Construct(
+                "this form of WITH ... on a write".into(),
+            )),
         }
     }
 
@@ -502,6 +552,14 @@ impl Rewriter<'_> {
         self.checked_column = Some((table.to_owned(), column.to_owned()));
         Ok(())
     }
+}
+
+/// Whether a query's body is an INSERT, UPDATE or DELETE (`WITH ... DELETE`).
+fn is_dml(body: &SetExpr) -> bool {
+    matches!(
+        body,
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_)
+    )
 }
 
 /// `(user) AND g1 AND g2 ...`, built left-associative as the parser reads it

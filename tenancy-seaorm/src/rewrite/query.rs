@@ -105,6 +105,30 @@ impl Scope {
 }
 
 impl Rewriter<'_> {
+    /// Scopes the CTEs of a `WITH` (each sees the ones before it, and
+    /// itself when recursive) and returns the scope the statement's body
+    /// sees them in.
+    pub(super) fn with_scope(
+        &mut self,
+        with: &mut Option<sqlparser::ast::With>,
+        outer: &Scope,
+    ) -> Result<Scope, Refusal> {
+        let Some(with) = with else {
+            return Ok(outer.clone());
+        };
+        let names: Vec<String> = with
+            .cte_tables
+            .iter()
+            .map(|cte| self.table_key(&cte.alias.name))
+            .collect();
+        let frame = outer.with_frame(&names);
+        for (i, cte) in with.cte_tables.iter_mut().enumerate() {
+            let visible = if with.recursive { i + 1 } else { i };
+            self.query(&mut cte.query, &frame.visible(visible))?;
+        }
+        Ok(frame.visible(names.len()))
+    }
+
     pub(crate) fn query(&mut self, query: &mut Query, outer: &Scope) -> Result<(), Refusal> {
         if !query.pipe_operators.is_empty() {
             return Err(Refusal::Construct("a pipe operator".into()));
@@ -112,22 +136,7 @@ impl Rewriter<'_> {
         if query.for_clause.is_some() || query.settings.is_some() || query.format_clause.is_some() {
             return Err(Refusal::Construct("a FOR/SETTINGS/FORMAT clause".into()));
         }
-        let scope = match &mut query.with {
-            Some(with) => {
-                let names: Vec<String> = with
-                    .cte_tables
-                    .iter()
-                    .map(|cte| self.table_key(&cte.alias.name))
-                    .collect();
-                let frame = outer.with_frame(&names);
-                for (i, cte) in with.cte_tables.iter_mut().enumerate() {
-                    let visible = if with.recursive { i + 1 } else { i };
-                    self.query(&mut cte.query, &frame.visible(visible))?;
-                }
-                frame.visible(names.len())
-            }
-            None => outer.clone(),
-        };
+        let scope = self.with_scope(&mut query.with, outer)?;
         self.set_expr(&mut query.body, &scope)?;
 
         // Everything else may hold subqueries. Destructured without `..`, so

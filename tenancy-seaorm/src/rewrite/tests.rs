@@ -932,3 +932,43 @@ fn setting_the_tenant_column_to_itself_is_a_no_op_and_allowed() {
         Refusal::TenantColumn { .. }
     ));
 }
+
+#[test]
+fn a_with_clause_on_a_write_is_scoped_like_a_subquery() {
+    assert_eq!(
+        pg("WITH c AS (SELECT id FROM leads WHERE status = 'lost') DELETE FROM leads WHERE id IN (SELECT id FROM c)")
+            .unwrap(),
+        r#"WITH "c" AS (SELECT "id" FROM "leads" WHERE ("status" = 'lost') AND "leads"."entity_id" = $1) DELETE FROM "leads" WHERE ("id" IN (SELECT "id" FROM "c")) AND "leads"."entity_id" = $1"#
+    );
+    assert!(pg("WITH c AS (SELECT id FROM accounts) UPDATE leads SET status = 'x' FROM c WHERE c.id = leads.account_id").is_ok());
+    assert!(
+        pg(
+            "WITH c AS (SELECT id FROM accounts) INSERT INTO leads (id, name) SELECT id, 'x' FROM c"
+        )
+        .is_ok()
+    );
+    // Data-modifying CTEs stay refused, and a CTE is never a write target.
+    for sql in [
+        "WITH d AS (DELETE FROM leads RETURNING id) DELETE FROM accounts WHERE id IN (SELECT id FROM d)",
+        "WITH d AS (UPDATE leads SET name = 'x' RETURNING id) SELECT * FROM d",
+    ] {
+        assert!(matches!(pg(sql), Err(Refusal::Construct(_))), "{sql}");
+    }
+    assert!(matches!(
+        pg("WITH c AS (SELECT id FROM leads) DELETE FROM c"),
+        Err(Refusal::UnregisteredTable(_))
+    ));
+    // A CTE named like a table is refused here as anywhere.
+    assert!(matches!(
+        pg(
+            "WITH accounts AS (SELECT 1 AS id) DELETE FROM leads WHERE account_id IN (SELECT id FROM accounts)"
+        ),
+        Err(Refusal::AmbiguousCte(_))
+    ));
+    // The statement kind is the write's: a cross-tenant read refuses it.
+    let stmt = Statement::from_string(
+        DbBackend::Postgres,
+        "WITH c AS (SELECT id FROM leads) DELETE FROM leads WHERE id IN (SELECT id FROM c)",
+    );
+    assert!(registry().scope_statement(stmt, 1.into()).is_ok());
+}

@@ -60,6 +60,21 @@ const WRITES: &[(On, &str, &str)] = &[
         "INSERT INTO leads (id, name, status) VALUES (105, 'r', 'new') RETURNING id, {text:entity_id}, name",
     ),
     (
+        PG_SQLITE,
+        "delete with a WITH clause",
+        "WITH c AS (SELECT id FROM leads WHERE status = 'new' OR 1 = 1) DELETE FROM leads WHERE id IN (SELECT id FROM c)",
+    ),
+    (
+        PG_SQLITE,
+        "update with a WITH clause",
+        "WITH c AS (SELECT id FROM accounts) UPDATE leads SET status = 'via cte' WHERE account_id IN (SELECT id FROM c)",
+    ),
+    (
+        PG_SQLITE,
+        "insert select with a WITH clause",
+        "WITH c AS (SELECT id, name FROM accounts) INSERT INTO leads (id, name, status) SELECT id + 800, name, 'cte' FROM c",
+    ),
+    (
         On::All,
         "update with OR",
         "UPDATE leads SET status = 'hot' WHERE status = 'new' OR 1 = 1",
