@@ -296,6 +296,14 @@ pub enum Query {
         cond: Option<Cond>,
         shadow: Option<Table>,
     },
+    /// `SELECT x.id, x.<text>, count(..) FROM child c <kind> JOIN parent p
+    /// ... GROUP BY x.id`: grouped by one side's primary key, selecting
+    /// another of its columns (PostgreSQL needs that side to stay a table).
+    GroupByKey {
+        child: Table,
+        kind: JoinKind,
+        by_parent: bool,
+    },
 }
 
 /// A write, or a construct the library refuses.
@@ -316,6 +324,12 @@ pub enum Write {
         rows: u8,
         tenant: i64,
         seed: i64,
+    },
+    /// `WITH w AS (SELECT id FROM table WHERE ...) DELETE FROM table
+    /// WHERE id IN (SELECT id FROM w)` (PostgreSQL and SQLite).
+    WithDelete {
+        table: Table,
+        cond: Option<Cond>,
     },
     /// `INSERT INTO leads (...) SELECT ... FROM table`, optionally naming
     /// the tenant column (refused).
@@ -389,6 +403,8 @@ pub fn query() -> impl Strategy<Value = Query> {
             .prop_flat_map(move |(op, a, b)| (opt_cond(a), opt_cond(b)).prop_map(move |(ca, cb)| Query::Set { op, left: (a, ca), right: (b, cb) })),
         2 => (table(), prop::option::of(table()))
             .prop_flat_map(move |(t, shadow)| opt_cond(t).prop_map(move |cond| Query::Cte { table: t, cond, shadow })),
+        2 => (child_table(), prop::sample::select(vec![JoinKind::Inner, JoinKind::Left, JoinKind::Right]), any::<bool>())
+            .prop_map(|(child, kind, by_parent)| Query::GroupByKey { child, kind, by_parent }),
     ]
 }
 
@@ -408,6 +424,7 @@ pub fn write() -> impl Strategy<Value = Write> {
         1 => (table(), prop::sample::select(TENANTS.to_vec()))
             .prop_flat_map(move |(t, tenant)| opt_cond(t).prop_map(move |cond| Write::UpdateTenant { table: t, tenant, cond })),
         3 => table().prop_flat_map(move |t| opt_cond(t).prop_map(move |cond| Write::Delete { table: t, cond })),
+        1 => table().prop_flat_map(move |t| opt_cond(t).prop_map(move |cond| Write::WithDelete { table: t, cond })),
         2 => (1..=14_i64, 0..10_i64).prop_map(|(id, name_seed)| Write::Upsert { id, name_seed }),
         1 => (1..=14_i64).prop_map(|id| Write::Replace { id }),
     ]
@@ -867,6 +884,49 @@ impl Stmt {
                 },
                 (*t != tenant).then_some("foreign_tenant"),
             ),
+            Stmt::Write(Write::WithDelete { table, cond }) => {
+                if backend == Backend::MySql {
+                    return None;
+                }
+                let t = table.name();
+                write(
+                    format!(
+                        "WITH w AS (SELECT id FROM {t}{}) DELETE FROM {t} WHERE id IN (SELECT id FROM w)",
+                        where_(*table, t, cond, keys)
+                    ),
+                    "delete/with",
+                    None,
+                )
+            }
+            Stmt::Read(Query::GroupByKey {
+                child,
+                kind,
+                by_parent,
+            }) => {
+                let (fk, parent) = child.parent()?;
+                let (c, p) = (child.name(), parent.name());
+                let join = match kind {
+                    JoinKind::Inner => "JOIN",
+                    JoinKind::Left => "LEFT JOIN",
+                    _ => "RIGHT JOIN",
+                };
+                let (side, other, text) = if *by_parent {
+                    ("p", "c", text_col(parent))
+                } else {
+                    ("c", "p", text_col(*child))
+                };
+                read(
+                    format!(
+                        "SELECT {side}.id, {side}.{text}, count({other}.id) AS n FROM {c} c {join} {p} p \
+                         ON p.id = c.{fk} GROUP BY {side}.id"
+                    ),
+                    &format!(
+                        "select/group-by-key/{}/{}",
+                        join.to_lowercase().replace(' ', "-"),
+                        if *by_parent { "parent" } else { "child" }
+                    ),
+                )
+            }
             Stmt::Write(Write::Delete { table, cond }) => write(
                 format!(
                     "DELETE FROM {}{}",
