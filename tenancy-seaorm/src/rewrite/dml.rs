@@ -54,6 +54,12 @@ impl Rewriter<'_> {
                     .into(),
             ));
         }
+        if !insert.assignments.is_empty() && insert.columns.is_empty() && insert.source.is_none() {
+            // MySQL's `INSERT INTO t SET a = 1, b = 2` is
+            // `INSERT INTO t (a, b) VALUES (1, 2)`: rewritten to that, it
+            // takes the same checks (and stamp) as any VALUES insert.
+            self.set_as_values(insert)?;
+        }
         if insert.overwrite
             || insert.partitioned.is_some()
             || insert.by_name
@@ -504,6 +510,26 @@ impl Rewriter<'_> {
             },
             _ => false,
         }
+    }
+
+    /// `SET a = x, b = y` as the column list `(a, b)` and one VALUES row.
+    fn set_as_values(&self, insert: &mut Insert) -> Result<(), Refusal> {
+        let mut columns = Vec::with_capacity(insert.assignments.len());
+        let mut row = Vec::with_capacity(insert.assignments.len());
+        for assignment in std::mem::take(&mut insert.assignments) {
+            match assignment.target {
+                AssignmentTarget::ColumnName(name) if name.0.len() == 1 => columns.push(name),
+                other => {
+                    return Err(Refusal::Construct(format!(
+                        "INSERT ... SET with the target `{other}`"
+                    )));
+                }
+            }
+            row.push(assignment.value);
+        }
+        insert.columns = columns;
+        insert.source = Some(Box::new(self.values_row(row)?));
+        Ok(())
     }
 
     /// Whether `value` is the tenant column `column` of the row being

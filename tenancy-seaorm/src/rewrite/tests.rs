@@ -972,3 +972,29 @@ fn a_with_clause_on_a_write_is_scoped_like_a_subquery() {
     );
     assert!(registry().scope_statement(stmt, 1.into()).is_ok());
 }
+
+#[test]
+fn mysql_insert_set_is_an_insert_with_a_column_list() {
+    assert_eq!(
+        registry()
+            .rewrite_uncached(DbBackend::MySql, "INSERT INTO leads SET id = 1, name = 'a'")
+            .unwrap(),
+        "INSERT INTO `leads` (`id`, `name`, `entity_id`) VALUES (1, 'a', ?)"
+    );
+    // The tenant column set to another tenant is refused as in VALUES.
+    let stmt = Statement::from_string(
+        DbBackend::MySql,
+        "INSERT INTO leads SET id = 1, entity_id = 2",
+    );
+    assert!(matches!(
+        registry().scope_statement(stmt, 1.into()),
+        Err(Refusal::ForeignTenant { .. })
+    ));
+    assert!(matches!(
+        registry().rewrite_uncached(
+            DbBackend::MySql,
+            "INSERT INTO leads SET leads.entity_id = 2"
+        ),
+        Err(Refusal::Construct(_))
+    ));
+}

@@ -84,6 +84,12 @@ const REFUSED: &[(On, &str, &str)] = &[
         "tenant_column",
     ),
     (
+        MYSQL,
+        // MySQL's INSERT ... SET is checked like a column list.
+        "INSERT INTO leads SET id = 301, entity_id = {t1}, name = 'x', status = 'new'",
+        "foreign_tenant",
+    ),
+    (
         On::All,
         // Without a column list, the tenant column's position comes from
         // the order the registry read from the database.

@@ -35,6 +35,16 @@ const WRITES: &[(On, &str, &str)] = &[
         "INSERT INTO leads VALUES (108, {t2}, NULL, 'short', 'new')",
     ),
     (
+        MYSQL,
+        "insert with SET",
+        "INSERT INTO leads SET id = 109, name = 'via set', status = 'new', account_id = 2",
+    ),
+    (
+        MYSQL,
+        "insert with SET naming the own tenant",
+        "INSERT INTO leads SET id = 110, entity_id = {t2}, name = 'via set', status = 'new'",
+    ),
+    (
         On::All,
         "insert into a table with another tenant column",
         "INSERT INTO calls (id, lead_id, disposition, seconds) VALUES (100, 2, 'sale', 30)",
