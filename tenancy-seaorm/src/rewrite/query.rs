@@ -174,6 +174,7 @@ impl Rewriter<'_> {
                         "LATERAL VIEW / CONNECT BY / PREWHERE".into(),
                     ));
                 }
+                self.drop_dual(&mut select.from);
                 let mut guards = Vec::new();
                 for item in &mut select.from {
                     self.select_from_item(item, scope, &mut guards)?;
@@ -201,6 +202,46 @@ impl Rewriter<'_> {
                 ))
             }
             SetExpr::Table(_) => Err(Refusal::Construct("a TABLE statement".into())),
+        }
+    }
+
+    /// MySQL's `FROM DUAL` (unquoted, alone): no table at all, so it is
+    /// dropped (`SELECT 1 FROM DUAL WHERE c` is `SELECT 1 WHERE c` there).
+    /// Quoted, `` `DUAL` `` is a table name like any other.
+    fn drop_dual(&mut self, from: &mut Vec<TableWithJoins>) {
+        if self.backend != crate::flavor::Flavor::MySql {
+            return;
+        }
+        let [TableWithJoins { relation, joins }] = from.as_slice() else {
+            return;
+        };
+        let TableFactor::Table {
+            name,
+            alias: None,
+            args: None,
+            with_hints,
+            version: None,
+            partitions,
+            with_ordinality: false,
+            json_path: None,
+            sample: None,
+            index_directives,
+            inheritance: None,
+        } = relation
+        else {
+            return;
+        };
+        let dual = matches!(name.0.as_slice(),
+            [ObjectNamePart::Identifier(ident)]
+                if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("dual"));
+        if dual
+            && joins.is_empty()
+            && with_hints.is_empty()
+            && partitions.is_empty()
+            && index_directives.is_empty()
+        {
+            self.relations.approve(&name.clone());
+            from.clear();
         }
     }
 

@@ -998,3 +998,31 @@ fn mysql_insert_set_is_an_insert_with_a_column_list() {
         Err(Refusal::Construct(_))
     ));
 }
+
+#[test]
+fn mysql_from_dual_is_no_table() {
+    let r = registry();
+    assert_eq!(
+        r.rewrite_uncached(
+            DbBackend::MySql,
+            "SELECT 1 FROM DUAL WHERE (SELECT count(*) FROM leads) > 0"
+        )
+        .unwrap(),
+        "SELECT 1 WHERE (SELECT count(*) FROM `leads` WHERE `leads`.`entity_id` = ?) > 0"
+    );
+    // Quoted, or elsewhere, DUAL is a table name like any other.
+    for (backend, sql) in [
+        (DbBackend::MySql, "SELECT 1 FROM `DUAL`"),
+        (DbBackend::MySql, "SELECT 1 FROM DUAL d"),
+        (DbBackend::Postgres, "SELECT 1 FROM DUAL"),
+        (DbBackend::Sqlite, "SELECT 1 FROM DUAL"),
+    ] {
+        assert!(
+            matches!(
+                r.rewrite_uncached(backend, sql),
+                Err(Refusal::UnregisteredTable(_))
+            ),
+            "{backend:?} {sql}"
+        );
+    }
+}

@@ -10,6 +10,11 @@ use super::{MYSQL, On, PG, PG_MYSQL, PG_SQLITE, with_pair};
 const READS: &[(On, &str, &str)] = &[
     (On::All, "plain", "SELECT id, name, status FROM leads"),
     (
+        MYSQL,
+        "from dual",
+        "SELECT (SELECT count(*) FROM leads) AS n FROM DUAL WHERE (SELECT count(*) FROM accounts) > 0",
+    ),
+    (
         On::All,
         "OR cannot widen",
         "SELECT id FROM leads WHERE status = 'new' OR 1 = 1",
