@@ -120,15 +120,15 @@ impl TenantKeyType {
         }
     }
 
-    /// The key a literal written in the SQL names, if it is a literal of
-    /// this type's form: a number for integer keys, a string for the
-    /// others (never bytes: a UUID stored as bytes must come as a
-    /// parameter).
-    pub(crate) fn literal(self, number: Option<&str>, string: Option<&str>) -> Option<TenantId> {
-        match (self, number, string) {
-            (Self::BigInt, Some(n), None) => TenantKeyKind::Int.parse(n).ok(),
-            (Self::Uuid, None, Some(s)) => TenantKeyKind::Uuid.parse(s).ok(),
-            (Self::Text, None, Some(s)) => TenantKeyKind::Text.parse(s).ok(),
+    /// The key a literal written in the SQL names, if the literal has the
+    /// column's form: a number for integer keys, a string for UUID and text
+    /// keys (never for UUIDs stored as bytes, which must come as a
+    /// parameter), read strictly as a key of that kind.
+    pub(crate) fn literal(self, literal: Literal<'_>) -> Option<TenantId> {
+        match (self, literal) {
+            (Self::BigInt, Literal::Number(n)) => TenantKeyKind::Int.parse(n).ok(),
+            (Self::Uuid, Literal::String(s)) => TenantKeyKind::Uuid.parse(s).ok(),
+            (Self::Text, Literal::String(s)) => TenantKeyKind::Text.parse(s).ok(),
             _ => None,
         }
     }
@@ -196,6 +196,14 @@ impl TenantKeyType {
             Self::Text => "text",
         }
     }
+}
+
+/// A literal the caller wrote for the tenant column, as written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Literal<'a> {
+    Number(&'a str),
+    /// A plain `'...'` string.
+    String(&'a str),
 }
 
 fn uuid_text(uuid: Uuid) -> String {

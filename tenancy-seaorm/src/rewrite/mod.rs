@@ -38,6 +38,7 @@ use sqlparser::{
 use crate::{
     Refusal,
     flavor::Flavor,
+    key::Literal,
     plan::{Params, Plan, StatementKind, TenantCheck},
     rules::Rules,
 };
@@ -539,10 +540,10 @@ impl Rewriter<'_> {
                 }
                 // A literal of the column's own form, read strictly as a key.
                 Value::Number(n, _) => {
-                    TenantCheck::Literal(key.literal(Some(n), None).ok_or_else(refuse)?)
+                    TenantCheck::Literal(key.literal(Literal::Number(n)).ok_or_else(refuse)?)
                 }
                 Value::SingleQuotedString(s) => {
-                    TenantCheck::Literal(key.literal(None, Some(s)).ok_or_else(refuse)?)
+                    TenantCheck::Literal(key.literal(Literal::String(s)).ok_or_else(refuse)?)
                 }
                 _ => return Err(refuse()),
             },

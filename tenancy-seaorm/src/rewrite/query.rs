@@ -247,9 +247,11 @@ impl Rewriter<'_> {
 
     /// A FROM item of a SELECT. A scoped table that no outer join can
     /// null-extend gets its guard in the SELECT's WHERE, which is what a
-    /// person writes and the cheapest for every planner; every other scoped
-    /// table becomes a derived table, which keeps outer joins, `NATURAL`
-    /// and `USING` right by construction.
+    /// person writes and the cheapest for every planner; one that an outer
+    /// join null-extends gets it in a join's ON where that filters it
+    /// exactly as filtering it first would ([`GuardPlace`]); every other
+    /// scoped table becomes a derived table, which keeps outer joins,
+    /// `NATURAL` and `USING` right by construction.
     fn select_from_item(
         &mut self,
         item: &mut TableWithJoins,
@@ -287,40 +289,21 @@ impl Rewriter<'_> {
         if merged_columns {
             return self.table_with_joins(item, scope);
         }
-        let (first, joins) = (&mut item.relation, &mut item.joins);
-        // The left side of a first RIGHT JOIN, the table it null-extends:
-        // a guard in that join's ON filters it as filtering it first would.
-        let mut first_guard = None;
-        match (nullable[0], self.inline_guard(first, scope)?) {
-            (false, Some(guard)) => guards.push(guard),
-            (true, Some(guard))
-                if joins
-                    .first()
-                    .is_some_and(|j| on_filters_left_side(&j.join_operator)) =>
-            {
-                first_guard = Some(guard);
-            }
-            _ => self.factor(first, scope)?,
-        }
-        for (k, (join, nullable)) in joins.iter_mut().zip(&nullable[1..]).enumerate() {
-            // The caller's ON first, so its subqueries are scoped before the
-            // guard joins it.
+        // The caller's ON clauses first, so their subqueries are scoped
+        // before any guard joins them.
+        for join in &mut item.joins {
             self.nested(&mut join.join_operator, scope)?;
-            if k == 0
-                && let Some(guard) = first_guard.take()
-            {
-                add_to_on(&mut join.join_operator, guard);
-            }
-            match (*nullable, self.inline_guard(&join.relation, scope)?) {
-                (false, Some(guard)) => guards.push(guard),
-                // The right side of an inner or left join: the guard in the
-                // join's ON filters it exactly as filtering the table first
-                // would, and keeps it a plain table (PostgreSQL then still
-                // sees its primary key, so GROUP BY that key works).
-                (true, Some(guard)) if on_filters_right_side(&join.join_operator) => {
-                    add_to_on(&mut join.join_operator, guard);
-                }
-                _ => self.factor(&mut join.relation, scope)?,
+        }
+        for (i, nullable) in nullable.into_iter().enumerate() {
+            let factor = factor_at(item, i);
+            let Some(guard) = self.inline_guard(factor, scope)? else {
+                self.factor(factor, scope)?;
+                continue;
+            };
+            match guard_place(i, nullable, &item.joins) {
+                GuardPlace::Where => guards.push(guard),
+                GuardPlace::On(j) => add_to_on(&mut item.joins[j].join_operator, guard),
+                GuardPlace::Derived => self.factor(factor_at(item, i), scope)?,
             }
         }
         Ok(())
@@ -578,6 +561,44 @@ impl VisitorMut for Nested<'_, '_> {
             ));
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// Where the guard of FROM item `i` (0 is the first table, `i` the right
+/// operand of join `i - 1`) goes.
+enum GuardPlace {
+    /// The SELECT's WHERE: no outer join null-extends the table.
+    Where,
+    /// The ON of join `j`, which filters the table exactly as filtering it
+    /// first would, and keeps it a plain table (PostgreSQL then still sees
+    /// its primary key, so GROUP BY that key works through the join).
+    On(usize),
+    /// Nowhere: the table becomes a derived table.
+    Derived,
+}
+
+fn guard_place(i: usize, nullable: bool, joins: &[sqlparser::ast::Join]) -> GuardPlace {
+    if !nullable {
+        return GuardPlace::Where;
+    }
+    match i {
+        // The left table of a first RIGHT JOIN.
+        0 if joins
+            .first()
+            .is_some_and(|j| on_filters_left_side(&j.join_operator)) =>
+        {
+            GuardPlace::On(0)
+        }
+        // The right side of an inner or left join.
+        1.. if on_filters_right_side(&joins[i - 1].join_operator) => GuardPlace::On(i - 1),
+        _ => GuardPlace::Derived,
+    }
+}
+
+fn factor_at(item: &mut TableWithJoins, i: usize) -> &mut TableFactor {
+    match i {
+        0 => &mut item.relation,
+        _ => &mut item.joins[i - 1].relation,
     }
 }
 
