@@ -22,6 +22,10 @@ mod lint;
 mod query;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_forms;
+#[cfg(test)]
+mod tests_joins;
 
 use std::sync::Arc;
 
