@@ -11,14 +11,20 @@
 //!
 //! A table that no outer join can null-extend gets its guard in the WHERE of
 //! its own SELECT, after the user's whole condition in parentheses (so an
-//! `OR` in it can't widen the guard). This is what a person writes, and the
-//! cheapest form for every planner (SQLite recompiles statements with a
-//! bound `LIMIT` on each run, and a derived table costs more to recompile).
-//! Every other reference (the nullable side of an outer join, tables joined
-//! with `NATURAL` or `USING`, aliases that rename columns) becomes a derived
-//! table holding only the tenant's rows: local to the reference, so right by
-//! construction for outer joins and merged columns. All three databases
-//! merge such derived tables, so the plan uses the same index as a
+//! `OR` in it can't widen the guard), whether it is joined with `ON`,
+//! `NATURAL` or `USING`: a qualified `l.entity_id` names that table's own
+//! column on all three databases even when `entity_id` is a merged column,
+//! and a filter on a table no join null-extends commutes with every join.
+//! This is what a person writes, and the cheapest form for every planner
+//! (SQLite recompiles statements with a bound `LIMIT` on each run, and a
+//! derived table costs more to recompile). The nullable side of an outer
+//! join is guarded in that join's `ON` where one filters it exactly as
+//! filtering it first would. Every other reference (the nullable side of a
+//! `FULL`, `NATURAL` or `USING` outer join, which has no such `ON`, tables
+//! inside a parenthesised join, aliases that rename columns) becomes a
+//! derived table holding only the tenant's rows: local to the reference, so
+//! right by construction for outer joins and merged columns. All three
+//! databases merge such derived tables, so the plan uses the same index as a
 //! hand-written filter (the `explain` tests check it).
 
 use std::{collections::HashMap, ops::ControlFlow, rc::Rc};
@@ -247,11 +253,14 @@ impl Rewriter<'_> {
 
     /// A FROM item of a SELECT. A scoped table that no outer join can
     /// null-extend gets its guard in the SELECT's WHERE, which is what a
-    /// person writes and the cheapest for every planner; one that an outer
-    /// join null-extends gets it in a join's ON where that filters it
-    /// exactly as filtering it first would ([`GuardPlace`]); every other
-    /// scoped table becomes a derived table, which keeps outer joins,
-    /// `NATURAL` and `USING` right by construction.
+    /// person writes and the cheapest for every planner, with `NATURAL` and
+    /// `USING` joins as with `ON` (PostgreSQL then keeps its primary key, so
+    /// `GROUP BY a.id` works through the join); one that an outer join
+    /// null-extends gets it in a join's ON where that filters it exactly as
+    /// filtering it first would ([`GuardPlace`]); every other scoped table
+    /// (the nullable side of `FULL`, `NATURAL` and `USING` outer joins, a
+    /// parenthesised join's tables) becomes a derived table, which keeps
+    /// outer joins and merged columns right by construction.
     fn select_from_item(
         &mut self,
         item: &mut TableWithJoins,
@@ -259,35 +268,22 @@ impl Rewriter<'_> {
         guards: &mut Vec<Expr>,
     ) -> Result<(), Refusal> {
         let mut nullable = vec![false; item.joins.len() + 1];
-        let mut merged_columns = false;
         for (k, join) in item.joins.iter().enumerate() {
             let i = k + 1;
-            let constraint = match &join.join_operator {
-                JoinOperator::Join(c)
-                | JoinOperator::Inner(c)
-                | JoinOperator::CrossJoin(c)
-                | JoinOperator::StraightJoin(c) => c,
-                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
-                    nullable[i] = true;
-                    c
-                }
-                JoinOperator::Right(c) | JoinOperator::RightOuter(c) => {
+            match &join.join_operator {
+                JoinOperator::Join(_)
+                | JoinOperator::Inner(_)
+                | JoinOperator::CrossJoin(_)
+                | JoinOperator::StraightJoin(_) => {}
+                JoinOperator::Left(_) | JoinOperator::LeftOuter(_) => nullable[i] = true,
+                JoinOperator::Right(_) | JoinOperator::RightOuter(_) => {
                     nullable[..i].iter_mut().for_each(|n| *n = true);
-                    c
                 }
-                JoinOperator::FullOuter(c) => {
+                JoinOperator::FullOuter(_) => {
                     nullable[..=i].iter_mut().for_each(|n| *n = true);
-                    c
                 }
                 _ => return Err(Refusal::Construct("this join operator".into())),
-            };
-            merged_columns |= matches!(
-                constraint,
-                JoinConstraint::Natural | JoinConstraint::Using(_) | JoinConstraint::UsingAlias(..)
-            );
-        }
-        if merged_columns {
-            return self.table_with_joins(item, scope);
+            }
         }
         // The caller's ON clauses first, so their subqueries are scoped
         // before any guard joins them.
@@ -573,7 +569,9 @@ enum GuardPlace {
     /// first would, and keeps it a plain table (PostgreSQL then still sees
     /// its primary key, so GROUP BY that key works through the join).
     On(usize),
-    /// Nowhere: the table becomes a derived table.
+    /// Nowhere: the table becomes a derived table (the nullable side of a
+    /// FULL join, or of an outer join with `NATURAL` or `USING`, which has
+    /// no ON to hold the guard).
     Derived,
 }
 
