@@ -6,7 +6,11 @@
 //!   SELECT scoped.
 //! - UPDATE and DELETE: every target gets `AND target.col = <tenant>` after
 //!   the caller's whole condition (in parentheses, so an `OR` can't widen it);
-//!   the tenant column can only be "set" to the tenant itself.
+//!   the tenant column can only be "set" to the tenant itself. MySQL's
+//!   multi-table `UPDATE a LEFT JOIN b ON ... SET a.x = ...` is scoped like
+//!   a SELECT's FROM: `a`'s guard in WHERE, `b`'s in the join's ON (which
+//!   filters `b` exactly as filtering it first would); the nullable side is
+//!   never written.
 //! - Upserts: `ON CONFLICT DO UPDATE` gets `WHERE table.col = <tenant>`, so a
 //!   conflict with another tenant's row changes nothing; MySQL's `ON
 //!   DUPLICATE KEY UPDATE` has no WHERE, so each assignment becomes
@@ -15,9 +19,9 @@
 
 use sqlparser::ast::{
     Assignment, AssignmentTarget, Delete, Expr, FromTable, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentList, FunctionArguments, Ident, Insert, ObjectName, ObjectNamePart,
-    OnConflictAction, OnInsert, Query, SelectItem, SetExpr, SqliteOnConflict, TableFactor,
-    TableObject, TableWithJoins, Update, UpdateTableFromKind,
+    FunctionArgumentList, FunctionArguments, Ident, Insert, JoinConstraint, JoinOperator,
+    ObjectName, ObjectNamePart, OnConflictAction, OnInsert, Query, SelectItem, SetExpr,
+    SqliteOnConflict, TableFactor, TableObject, TableWithJoins, Update, UpdateTableFromKind,
 };
 
 use super::{Rewriter, guarded, query::Scope};
@@ -59,6 +63,14 @@ impl Rewriter<'_> {
             // `INSERT INTO t (a, b) VALUES (1, 2)`: rewritten to that, it
             // takes the same checks (and stamp) as any VALUES insert.
             self.set_as_values(insert)?;
+        }
+        if insert.insert_alias.is_some() {
+            return Err(Refusal::Construct(
+                "MySQL's row alias `INSERT ... VALUES (...) AS new` (MySQL 8.0.19+ only: \
+                 MariaDB, on which the MySQL backend is tested, has no such syntax; \
+                 use VALUES(col) in ON DUPLICATE KEY UPDATE)"
+                    .into(),
+            ));
         }
         if insert.overwrite
             || insert.partitioned.is_some()
@@ -173,6 +185,7 @@ impl Rewriter<'_> {
                         &mut update.assignments,
                         std::slice::from_ref(&target),
                         &qualifiers,
+                        &[],
                         &scope,
                     )?;
                     if let Target::Scoped { column, .. } = &target {
@@ -189,6 +202,7 @@ impl Rewriter<'_> {
                     assignments,
                     std::slice::from_ref(&target),
                     &qualifiers,
+                    &[],
                     &scope,
                 )?;
                 if let Target::Scoped { column, .. } = &target {
@@ -238,17 +252,32 @@ impl Rewriter<'_> {
         }
         let scope = outer.clone();
         let mut guards = Vec::new();
-        // Every table in UPDATE's own list may be written (MySQL updates
-        // several at once), so each must be one tenants may write.
+        // Every table in UPDATE's own list that no outer join null-extends
+        // may be written (MySQL updates several at once), so each must be
+        // one tenants may write. A null-extended table is only read.
         let mut qualifiers = Vec::new();
         let mut targets = Vec::new();
-        for (qualifier, target) in
-            self.write_targets(std::slice::from_mut(&mut update.table), &scope, &mut guards)?
-        {
-            qualifiers.push(qualifier);
-            targets.push(target?);
+        let mut read_only = Vec::new();
+        for joined in self.write_targets(
+            std::slice::from_mut(&mut update.table),
+            &scope,
+            &mut guards,
+            OuterJoins::GuardInOn,
+        )? {
+            if joined.nullable {
+                read_only.push(joined.key);
+            } else {
+                qualifiers.push(joined.key);
+                targets.push(joined.target?);
+            }
         }
-        self.assignments(&mut update.assignments, &targets, &qualifiers, &scope)?;
+        self.assignments(
+            &mut update.assignments,
+            &targets,
+            &qualifiers,
+            &read_only,
+            &scope,
+        )?;
         match &mut update.from {
             Some(UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from)) => {
                 for item in from.iter_mut() {
@@ -306,16 +335,16 @@ impl Rewriter<'_> {
                 }
             }
         } else {
-            joined = self.write_targets(from, &scope, &mut guards)?;
+            joined = self.write_targets(from, &scope, &mut guards, OuterJoins::Refused)?;
             if names.is_empty() {
                 // The FROM list itself is the target list.
-                for (_, target) in joined.drain(..) {
-                    target?;
+                for table in joined.drain(..) {
+                    table.target?;
                 }
             }
         }
         if let Some(using) = &mut delete.using {
-            let read = self.write_targets(using, &scope, &mut guards)?;
+            let read = self.write_targets(using, &scope, &mut guards, OuterJoins::Refused)?;
             if mysql_using {
                 joined = read;
             }
@@ -325,9 +354,13 @@ impl Rewriter<'_> {
                 [ObjectNamePart::Identifier(ident)] => self.table_key(ident),
                 _ => return Err(Refusal::Construct("a qualified DELETE target".into())),
             };
-            match joined.iter().find(|(qualifier, _)| *qualifier == key) {
-                Some((_, Ok(_))) => self.relations.approve(name),
-                Some((_, Err(refusal))) => return Err(refusal.clone()),
+            match joined
+                .iter()
+                .find(|table| table.key == key)
+                .map(|t| &t.target)
+            {
+                Some(Ok(_)) => self.relations.approve(name),
+                Some(Err(refusal)) => return Err(refusal.clone()),
                 None => {
                     return Err(Refusal::Construct(format!(
                         "DELETE target `{name}`, which is not in its join"
@@ -349,35 +382,39 @@ impl Rewriter<'_> {
         Ok(())
     }
 
-    /// The tables of an UPDATE or DELETE: each plain table gets a guard in
-    /// WHERE; joins must be inner (a guard in WHERE on the nullable side of
-    /// an outer join would change the statement's meaning). Subqueries in
+    /// The tables of an UPDATE or DELETE: each plain table that no outer
+    /// join null-extends gets a guard in WHERE. With
+    /// [`OuterJoins::GuardInOn`], a null-extended scoped table gets its
+    /// guard in the ON of the join that null-extends it, where that filters
+    /// it exactly as filtering it first would (as a SELECT's FROM does:
+    /// the right side of a LEFT JOIN, the left table of a first RIGHT
+    /// JOIN); any other outer join is refused (a guard in WHERE on the
+    /// nullable side would change the statement's meaning). Subqueries in
     /// the list are scoped as reads. Returns each plain table by the name
-    /// that qualifies it here (alias, else table name) with whether it may be
-    /// written: a read-only global is `Err`, refused only if it is a target.
-    #[allow(clippy::type_complexity)]
+    /// that qualifies it here (alias, else table name) with whether it may
+    /// be written (a read-only global is `Err`, refused only if it is a
+    /// target) and whether it is null-extended.
     fn write_targets(
         &mut self,
         items: &mut [TableWithJoins],
         scope: &Scope,
         guards: &mut Vec<Expr>,
-    ) -> Result<Vec<(String, Result<Target, Refusal>)>, Refusal> {
+        outer_joins: OuterJoins,
+    ) -> Result<Vec<Joined>, Refusal> {
         let mut tables = Vec::new();
         for item in items.iter_mut() {
-            for join in &item.joins {
-                use sqlparser::ast::JoinOperator as J;
-                match &join.join_operator {
-                    J::Join(_) | J::Inner(_) | J::CrossJoin(_) | J::StraightJoin(_) => {}
-                    _ => {
-                        return Err(Refusal::Construct(
-                            "an outer join in a multi-table UPDATE or DELETE".into(),
-                        ));
-                    }
-                }
+            let nullable = self.nullable_sides(item, outer_joins)?;
+            // The caller's ON clauses first, so their subqueries are scoped
+            // before any guard joins them.
+            for join in &mut item.joins {
+                self.nested(&mut join.join_operator, scope)?;
             }
-            let factors = std::iter::once(&mut item.relation)
-                .chain(item.joins.iter_mut().map(|j| &mut j.relation));
-            for factor in factors {
+            for (i, nullable) in nullable.into_iter().enumerate() {
+                let on = on_that_filters(i, &item.joins);
+                let factor = match i {
+                    0 => &mut item.relation,
+                    _ => &mut item.joins[i - 1].relation,
+                };
                 match factor {
                     TableFactor::Table {
                         name,
@@ -405,9 +442,23 @@ impl Rewriter<'_> {
                             Err(refusal) => return Err(refusal),
                         };
                         if let Ok(Target::Scoped { column, .. }) = &target {
-                            guards.push(self.tenant_predicate(&qualifier, column));
+                            let guard = self.tenant_predicate(&qualifier, column);
+                            if !nullable {
+                                guards.push(guard);
+                            } else if let Some(j) = on {
+                                add_to_on(&mut item.joins[j].join_operator, guard);
+                            } else {
+                                return Err(Refusal::Construct(format!(
+                                    "`{name}` on the nullable side of an outer join in an \
+                                     UPDATE, where no join's ON can guard it"
+                                )));
+                            }
                         }
-                        tables.push((key, target));
+                        tables.push(Joined {
+                            key,
+                            target,
+                            nullable,
+                        });
                     }
                     TableFactor::Derived { subquery, .. } => self.query(subquery, scope)?,
                     _ => {
@@ -417,22 +468,74 @@ impl Rewriter<'_> {
                     }
                 }
             }
-            for join in &mut item.joins {
-                self.nested(&mut join.join_operator, scope)?;
-            }
         }
         Ok(tables)
+    }
+
+    /// Which tables of `item` (0 the first, `i` the right operand of join
+    /// `i - 1`) an outer join null-extends; refuses the joins a write can't
+    /// have.
+    fn nullable_sides(
+        &self,
+        item: &TableWithJoins,
+        outer_joins: OuterJoins,
+    ) -> Result<Vec<bool>, Refusal> {
+        use JoinOperator as J;
+        let mut nullable = vec![false; item.joins.len() + 1];
+        for (k, join) in item.joins.iter().enumerate() {
+            let i = k + 1;
+            match (&join.join_operator, outer_joins) {
+                (J::Join(_) | J::Inner(_) | J::CrossJoin(_) | J::StraightJoin(_), _) => {}
+                (
+                    J::Left(JoinConstraint::On(_)) | J::LeftOuter(JoinConstraint::On(_)),
+                    OuterJoins::GuardInOn,
+                ) => {
+                    nullable[i] = true;
+                }
+                (
+                    J::Right(JoinConstraint::On(_)) | J::RightOuter(JoinConstraint::On(_)),
+                    OuterJoins::GuardInOn,
+                ) => {
+                    nullable[..i].iter_mut().for_each(|n| *n = true);
+                }
+                (
+                    J::Left(_) | J::LeftOuter(_) | J::Right(_) | J::RightOuter(_),
+                    OuterJoins::GuardInOn,
+                ) => {
+                    return Err(Refusal::Construct(
+                        "an outer join with NATURAL or USING in a multi-table UPDATE (the \
+                         nullable side's guard needs an ON)"
+                            .into(),
+                    ));
+                }
+                (_, OuterJoins::GuardInOn) => {
+                    return Err(Refusal::Construct(
+                        "this join operator in a multi-table UPDATE".into(),
+                    ));
+                }
+                (_, OuterJoins::Refused) => {
+                    return Err(Refusal::Construct(
+                        "an outer join in a multi-table DELETE".into(),
+                    ));
+                }
+            }
+        }
+        Ok(nullable)
     }
 
     /// Scopes the values of SET assignments and checks any that set the
     /// tenant column. A qualified assignment must name one of the guarded
     /// targets (`qualifiers`: each target's alias, else its table name):
-    /// `SET other.col = ...` would write a table that got no guard.
+    /// `SET other.col = ...` would write a table that got no guard. The
+    /// `read_only` tables (null-extended by an outer join) are never
+    /// written: an assignment to one is refused, and so is an unqualified
+    /// one beside them, which could name one of their columns.
     fn assignments(
         &mut self,
         assignments: &mut [Assignment],
         targets: &[Target],
         qualifiers: &[String],
+        read_only: &[String],
         scope: &Scope,
     ) -> Result<(), Refusal> {
         for assignment in assignments.iter_mut() {
@@ -442,7 +545,22 @@ impl Rewriter<'_> {
             };
             for name in names {
                 match name.0.as_slice() {
+                    [_column] if !read_only.is_empty() => {
+                        return Err(Refusal::Construct(format!(
+                            "the unqualified assignment to `{name}` in an UPDATE with an outer \
+                             join (it could write the nullable side; qualify it with the \
+                             target's name)"
+                        )));
+                    }
                     [_column] => {}
+                    [ObjectNamePart::Identifier(qualifier), _column]
+                        if read_only.contains(&self.table_key(qualifier)) =>
+                    {
+                        return Err(Refusal::Construct(format!(
+                            "an assignment to `{name}`, on the nullable side of an outer join \
+                             (a null-extended table is only read)"
+                        )));
+                    }
                     [ObjectNamePart::Identifier(qualifier), _column] => {
                         let key = self.table_key(qualifier);
                         if !qualifiers.contains(&key) {
@@ -631,6 +749,65 @@ impl Rewriter<'_> {
             }
             // Never leave the placeholder `(SELECT 1)` in place.
             _ => Err(Refusal::Construct("INSERT ... SELECT wrapper".into())),
+        }
+    }
+}
+
+/// Whether an UPDATE may have outer joins (guarded in their ON) or none.
+#[derive(Clone, Copy)]
+enum OuterJoins {
+    GuardInOn,
+    Refused,
+}
+
+/// A plain table of an UPDATE's or DELETE's join.
+struct Joined {
+    /// The name that qualifies it here (alias, else table name), as a key.
+    key: String,
+    /// Whether it may be written; a read-only global is `Err`.
+    target: Result<Target, Refusal>,
+    /// Whether an outer join null-extends it (then it is only read).
+    nullable: bool,
+}
+
+/// The join whose ON filters null-extended table `i` exactly as filtering
+/// it first would: the right operand's own inner or left join, or a first
+/// RIGHT JOIN for the leftmost table. Mirrors query.rs's `guard_place`,
+/// with only the joins [`Rewriter::nullable_sides`] lets through.
+fn on_that_filters(i: usize, joins: &[sqlparser::ast::Join]) -> Option<usize> {
+    use JoinOperator as J;
+    let j = i.saturating_sub(1);
+    let filters = match (i, &joins.get(j)?.join_operator) {
+        (0, J::Right(JoinConstraint::On(_)) | J::RightOuter(JoinConstraint::On(_))) => true,
+        (0, _) => false,
+        (
+            _,
+            J::Join(JoinConstraint::On(_))
+            | J::Inner(JoinConstraint::On(_))
+            | J::Left(JoinConstraint::On(_))
+            | J::LeftOuter(JoinConstraint::On(_))
+            | J::StraightJoin(JoinConstraint::On(_)),
+        ) => true,
+        _ => false,
+    };
+    filters.then_some(j)
+}
+
+/// `ON (cond) AND guard`; only called where [`on_that_filters`] found an ON.
+fn add_to_on(operator: &mut JoinOperator, guard: Expr) {
+    use JoinOperator as J;
+    if let J::Join(JoinConstraint::On(on))
+    | J::Inner(JoinConstraint::On(on))
+    | J::Left(JoinConstraint::On(on))
+    | J::LeftOuter(JoinConstraint::On(on))
+    | J::StraightJoin(JoinConstraint::On(on))
+    | J::Right(JoinConstraint::On(on))
+    | J::RightOuter(JoinConstraint::On(on)) = operator
+    {
+        let null = Expr::Value(sqlparser::ast::Value::Null.with_empty_span());
+        let cond = std::mem::replace(on, null);
+        if let Some(both) = guarded(Some(cond), vec![guard]) {
+            *on = both;
         }
     }
 }

@@ -123,7 +123,7 @@ const REFUSED: &[(On, &str, &str)] = &[
     ),
     (
         MYSQL,
-        "UPDATE leads l LEFT JOIN accounts a ON a.id = l.account_id SET l.name = 'x'",
+        "UPDATE leads l LEFT JOIN accounts a ON a.id = l.account_id SET a.name = 'x'",
         "construct",
     ),
     (On::All, "CREATE TABLE evil (id INTEGER)", "statement"),
