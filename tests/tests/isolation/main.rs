@@ -10,6 +10,7 @@ mod attacks;
 mod concurrency;
 mod cross_tenant;
 mod explain;
+mod forms;
 mod group_by_key;
 mod layers;
 mod rls;
