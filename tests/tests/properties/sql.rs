@@ -247,9 +247,20 @@ pub enum JoinKind {
     Full,
     Cross,
     Comma,
+    /// `NATURAL JOIN`.
     Natural,
+    /// `NATURAL LEFT JOIN`.
+    NaturalLeft,
+    /// `JOIN ... USING (id)`.
     UsingId,
+    /// `LEFT JOIN ... USING (id)`.
+    LeftUsingId,
+    /// `RIGHT JOIN ... USING (id)`.
+    RightUsingId,
+    /// `LEFT JOIN ... USING (<tenant column>)`.
     UsingTenant,
+    /// `JOIN ... USING (<tenant column>)`.
+    InnerUsingTenant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -393,7 +404,9 @@ pub fn query() -> impl Strategy<Value = Query> {
             .prop_flat_map(move |(t, distinct, limit)| opt_cond(t).prop_map(move |cond| Query::Scan { table: t, cond, distinct, limit })),
         4 => (child_table(), prop::sample::select(vec![
                 JoinKind::Inner, JoinKind::Left, JoinKind::Right, JoinKind::Full, JoinKind::Cross,
-                JoinKind::Comma, JoinKind::Natural, JoinKind::UsingId, JoinKind::UsingTenant]))
+                JoinKind::Comma, JoinKind::Natural, JoinKind::NaturalLeft, JoinKind::UsingId,
+                JoinKind::LeftUsingId, JoinKind::RightUsingId, JoinKind::UsingTenant,
+                JoinKind::InnerUsingTenant]))
             .prop_flat_map(move |(child, kind)| opt_cond(child).prop_map(move |cond| Query::Join { child, kind, cond })),
         1 => opt_cond(Table::Accounts).prop_map(|cond| Query::Region { cond }),
         2 => (table(), prop::option::of(0..3_i64), any::<bool>())
@@ -403,7 +416,10 @@ pub fn query() -> impl Strategy<Value = Query> {
             .prop_flat_map(move |(op, a, b)| (opt_cond(a), opt_cond(b)).prop_map(move |(ca, cb)| Query::Set { op, left: (a, ca), right: (b, cb) })),
         2 => (table(), prop::option::of(table()))
             .prop_flat_map(move |(t, shadow)| opt_cond(t).prop_map(move |cond| Query::Cte { table: t, cond, shadow })),
-        2 => (child_table(), prop::sample::select(vec![JoinKind::Inner, JoinKind::Left, JoinKind::Right]), any::<bool>())
+        2 => (child_table(), prop::sample::select(vec![
+                JoinKind::Inner, JoinKind::Left, JoinKind::Right, JoinKind::Natural,
+                JoinKind::NaturalLeft, JoinKind::UsingId, JoinKind::LeftUsingId,
+                JoinKind::RightUsingId, JoinKind::UsingTenant, JoinKind::InnerUsingTenant]), any::<bool>())
             .prop_map(|(child, kind, by_parent)| Query::GroupByKey { child, kind, by_parent }),
     ]
 }
@@ -595,21 +611,37 @@ impl Stmt {
                         format!("SELECT count(*) FROM {c} NATURAL JOIN {p}"),
                         "natural",
                     ),
+                    JoinKind::NaturalLeft => (
+                        format!("SELECT a.id, b.id FROM {c} a NATURAL LEFT JOIN {p} b{w}"),
+                        "natural-left",
+                    ),
                     JoinKind::UsingId => (
                         format!("SELECT a.id, b.id FROM {c} a JOIN {p} b USING (id){w}"),
                         "using",
                     ),
-                    JoinKind::UsingTenant => {
+                    JoinKind::LeftUsingId => (
+                        format!("SELECT a.id, b.id FROM {c} a LEFT JOIN {p} b USING (id){w}"),
+                        "using-left",
+                    ),
+                    JoinKind::RightUsingId => (
+                        format!("SELECT a.id, b.id FROM {c} a RIGHT JOIN {p} b USING (id){w}"),
+                        "using-right",
+                    ),
+                    JoinKind::UsingTenant | JoinKind::InnerUsingTenant => {
                         // Both sides must use the same tenant column name.
                         if child.tenant_column() != parent.tenant_column() {
                             return None;
                         }
+                        let (join, label) = match kind {
+                            JoinKind::UsingTenant => ("LEFT JOIN", "using-tenant"),
+                            _ => ("JOIN", "using-tenant-inner"),
+                        };
                         (
                             format!(
-                                "SELECT a.id, b.id FROM {c} a LEFT JOIN {p} b USING ({}){w}",
+                                "SELECT a.id, b.id FROM {c} a {join} {p} b USING ({}){w}",
                                 child.tenant_column()
                             ),
-                            "using-tenant",
+                            label,
                         )
                     }
                 };
@@ -905,25 +937,55 @@ impl Stmt {
             }) => {
                 let (fk, parent) = child.parent()?;
                 let (c, p) = (child.name(), parent.name());
-                let join = match kind {
-                    JoinKind::Inner => "JOIN",
-                    JoinKind::Left => "LEFT JOIN",
-                    _ => "RIGHT JOIN",
+                let on = format!(" ON p.id = c.{fk}");
+                let tenant = child.tenant_column();
+                // The join, its constraint, and the side it keeps a table
+                // when it null-extends the other: the nullable side of a
+                // NATURAL/USING outer join is a derived table, whose key
+                // PostgreSQL doesn't see, so only the preserved side is
+                // grouped by there.
+                let (join, constraint, preserved) = match kind {
+                    JoinKind::Inner => ("JOIN", on, None),
+                    JoinKind::Left => ("LEFT JOIN", on, None),
+                    JoinKind::Natural => ("NATURAL JOIN", String::new(), None),
+                    JoinKind::NaturalLeft => ("NATURAL LEFT JOIN", String::new(), Some(false)),
+                    JoinKind::UsingId => ("JOIN", " USING (id)".into(), None),
+                    JoinKind::LeftUsingId => ("LEFT JOIN", " USING (id)".into(), Some(false)),
+                    JoinKind::RightUsingId => ("RIGHT JOIN", " USING (id)".into(), Some(true)),
+                    JoinKind::UsingTenant | JoinKind::InnerUsingTenant => {
+                        if tenant != parent.tenant_column() {
+                            return None;
+                        }
+                        let using = format!(" USING ({tenant})");
+                        match kind {
+                            JoinKind::UsingTenant => ("LEFT JOIN", using, Some(false)),
+                            _ => ("JOIN", using, None),
+                        }
+                    }
+                    _ => ("RIGHT JOIN", on, None),
                 };
-                let (side, other, text) = if *by_parent {
+                let by_parent = preserved.unwrap_or(*by_parent);
+                let (side, other, text) = if by_parent {
                     ("p", "c", text_col(parent))
                 } else {
                     ("c", "p", text_col(*child))
                 };
+                let form = if constraint == " USING (id)" {
+                    "-using"
+                } else if constraint.starts_with(" USING") {
+                    "-using-tenant"
+                } else {
+                    ""
+                };
                 read(
                     format!(
-                        "SELECT {side}.id, {side}.{text}, count({other}.id) AS n FROM {c} c {join} {p} p \
-                         ON p.id = c.{fk} GROUP BY {side}.id"
+                        "SELECT {side}.id, {side}.{text}, count({other}.id) AS n FROM {c} c {join} {p} p\
+                         {constraint} GROUP BY {side}.id"
                     ),
                     &format!(
-                        "select/group-by-key/{}/{}",
+                        "select/group-by-key/{}{form}/{}",
                         join.to_lowercase().replace(' ', "-"),
-                        if *by_parent { "parent" } else { "child" }
+                        if by_parent { "parent" } else { "child" }
                     ),
                 )
             }
