@@ -56,17 +56,10 @@ pub(crate) fn plan(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
     let numbered = statement.to_string();
     let (sql, params) = match backend {
         Flavor::MySql => positional(dialect, &numbered, placeholders)?,
-        // Bind the tenant only when the SQL uses it (an insert that names
-        // its own tenant, or a read of global tables only, does not). An
-        // extra value would make PostgreSQL prepare this text with one more
-        // parameter than it has, and the driver caches statements by text,
-        // so the same SQL sent on the plain connection would then fail.
-        Flavor::Postgres | Flavor::Sqlite if mentions(&mut statement, &scoped.tenant) => {
-            (numbered, Params::AppendTenant)
-        }
+        // Decided after the round trip, from its tokens.
         Flavor::Postgres | Flavor::Sqlite => (numbered, Params::AsGiven),
     };
-    round_trip(
+    let tokens = round_trip(
         rules,
         dialect,
         backend,
@@ -75,6 +68,16 @@ pub(crate) fn plan(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
         placeholders,
         &statement,
     )?;
+    // Bind the tenant only when the SQL uses it (an insert that names its
+    // own tenant, or a read of global tables only, does not). An extra
+    // value would make PostgreSQL prepare this text with one more parameter
+    // than it has, and the driver caches statements by text, so the same
+    // SQL sent on the plain connection would then fail. The output parsed
+    // back to the checked tree, so its tokens say what the tree holds.
+    let params = match params {
+        Params::AsGiven if mentions(&tokens, &scoped.tenant) => Params::AppendTenant,
+        other => other,
+    };
 
     Ok(Plan {
         sql,
@@ -113,7 +116,7 @@ pub(crate) fn read(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
         Flavor::Postgres => (numbered, Params::AsGiven),
     };
     let checked = Statement::Query(query);
-    round_trip(
+    let _tokens = round_trip(
         rules,
         dialect,
         backend,
@@ -219,7 +222,7 @@ fn tokenize(
 ) -> Result<(Vec<TokenWithSpan>, usize), Refusal> {
     let mut count = 0_usize;
     let mut bad: Option<String> = None;
-    let mut tokens = Vec::new();
+    let mut tokens = token_buffer(sql);
     Tokenizer::new(dialect, sql)
         .with_unescape(false)
         .tokenize_with_location_into_buf_with_mapper(&mut tokens, |mut tok| {
@@ -337,17 +340,28 @@ fn round_trip(
     params: &Params,
     n: usize,
     expected: &Statement,
-) -> Result<(), Refusal> {
+) -> Result<Vec<Token>, Refusal> {
     let broken = || Refusal::Construct("a statement that does not survive re-rendering".into());
     let tokens = match params {
         // Plain `?` in the output: number them again, then map below.
         Params::Positional(_) => tokenize(dialect, backend, sql).map_err(|_| broken())?.0,
-        Params::AppendTenant | Params::AsGiven => Tokenizer::new(dialect, sql)
-            .with_unescape(false)
-            .tokenize_with_location()
-            .map_err(|_| broken())?,
+        Params::AppendTenant | Params::AsGiven => {
+            let mut tokens = token_buffer(sql);
+            Tokenizer::new(dialect, sql)
+                .with_unescape(false)
+                .tokenize_with_location_into_buf(&mut tokens)
+                .map_err(|_| broken())?;
+            tokens
+        }
     };
     lexical::check_output(backend, &tokens, &rules.allowed_functions)?;
+    // What the caller may still need of the tokens, before the parser
+    // takes them.
+    let placeholders: Vec<Token> = tokens
+        .iter()
+        .filter(|t| matches!(t.token, Token::Placeholder(_)))
+        .map(|t| t.token.clone())
+        .collect();
     let mut again = Parser::new(dialect)
         .with_options(parser_options())
         .with_recursion_limit(parser_recursion_limit(rules))
@@ -367,25 +381,23 @@ fn round_trip(
         }
     }
     if again.len() == 1 && &again[0] == expected {
-        Ok(())
+        Ok(placeholders)
     } else {
         Err(broken())
     }
 }
 
-/// Whether `placeholder` occurs in `statement`.
-fn mentions(statement: &mut Statement, placeholder: &str) -> bool {
-    struct Find<'a>(&'a str);
-    impl VisitorMut for Find<'_> {
-        type Break = ();
-        fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> std::ops::ControlFlow<()> {
-            match &value.value {
-                Value::Placeholder(p) if p == self.0 => std::ops::ControlFlow::Break(()),
-                _ => std::ops::ControlFlow::Continue(()),
-            }
-        }
-    }
-    statement.visit(&mut Find(placeholder)).is_break()
+/// Whether the placeholder token `placeholder` is among `placeholders`.
+fn mentions(placeholders: &[Token], placeholder: &str) -> bool {
+    placeholders
+        .iter()
+        .any(|t| matches!(t, Token::Placeholder(p) if p == placeholder))
+}
+
+/// An empty token buffer sized for `sql`, so tokenizing doesn't grow it
+/// again and again (a quarter of a cache miss was spent there).
+fn token_buffer(sql: &str) -> Vec<TokenWithSpan> {
+    Vec::with_capacity(sql.len() / 3 + 8)
 }
 
 struct Renumber<'a> {
