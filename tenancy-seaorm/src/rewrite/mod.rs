@@ -20,6 +20,7 @@ mod functions;
 mod lexical;
 mod lint;
 mod query;
+mod share_mode;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -53,7 +54,7 @@ pub(crate) fn plan(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
     let (mut statement, placeholders) = parse(rules, backend, sql)?;
     let scoped = scope(rules, backend, &mut statement, placeholders)?;
 
-    let numbered = statement.to_string();
+    let numbered = share_mode::render(backend, &statement)?;
     let (sql, params) = match backend {
         Flavor::MySql => positional(dialect, &numbered, placeholders)?,
         // Decided after the round trip, from its tokens.
@@ -141,9 +142,10 @@ pub(crate) fn read(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
 fn parse(rules: &Rules, backend: Flavor, sql: &str) -> Result<(Statement, usize), Refusal> {
     let dialect = backend.dialect();
     lexical::bounds(rules.limits, sql)?;
-    let (tokens, placeholders) = tokenize(dialect, backend, sql)?;
+    let (mut tokens, placeholders) = tokenize(dialect, backend, sql)?;
     lexical::depth(rules.limits, &tokens)?;
     lexical::screen(backend, &tokens)?;
+    let shared = share_mode::strip(backend, &mut tokens);
     let mut statements = Parser::new(dialect)
         .with_options(parser_options())
         .with_recursion_limit(parser_recursion_limit(rules))
@@ -155,6 +157,9 @@ fn parse(rules: &Rules, backend: Flavor, sql: &str) -> Result<(Statement, usize)
         1 => statements.remove(0),
         n => return Err(Refusal::MultipleStatements(n)),
     };
+    if shared {
+        share_mode::apply(&mut statement)?;
+    }
     check_placeholders(backend, &mut statement, placeholders)?;
     Ok((statement, placeholders))
 }
@@ -342,7 +347,7 @@ fn round_trip(
     expected: &Statement,
 ) -> Result<Vec<Token>, Refusal> {
     let broken = || Refusal::Construct("a statement that does not survive re-rendering".into());
-    let tokens = match params {
+    let mut tokens = match params {
         // Plain `?` in the output: number them again, then map below.
         Params::Positional(_) => tokenize(dialect, backend, sql).map_err(|_| broken())?.0,
         Params::AppendTenant | Params::AsGiven => {
@@ -362,6 +367,7 @@ fn round_trip(
         .filter(|t| matches!(t.token, Token::Placeholder(_)))
         .map(|t| t.token.clone())
         .collect();
+    let shared = share_mode::strip(backend, &mut tokens);
     let mut again = Parser::new(dialect)
         .with_options(parser_options())
         .with_recursion_limit(parser_recursion_limit(rules))
@@ -378,6 +384,12 @@ fn round_trip(
         let _ = again.visit(&mut renumber);
         if renumber.bad {
             return Err(broken());
+        }
+    }
+    if shared {
+        match again.as_mut_slice() {
+            [one] => share_mode::apply(one).map_err(|_| broken())?,
+            _ => return Err(broken()),
         }
     }
     if again.len() == 1 && &again[0] == expected {
@@ -455,6 +467,11 @@ impl Rewriter<'_> {
             Statement::Delete(delete) => self
                 .delete(delete, &query::Scope::default())
                 .map(|()| StatementKind::Delete),
+            // Its WHEN NOT MATCHED clauses act on the rows its ON does not
+            // match, so no guard in the ON bounds what it touches.
+            Statement::Merge(_) => Err(Refusal::Construct(
+                "MERGE (its WHEN NOT MATCHED clauses act on rows its ON does not match, other tenants' among them; use INSERT ... ON CONFLICT / ON DUPLICATE KEY UPDATE)".into(),
+            )),
             other => Err(Refusal::Statement(statement_name(other))),
         }
     }

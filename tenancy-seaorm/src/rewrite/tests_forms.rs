@@ -2,7 +2,7 @@
 //! which stay refused, and with what reason.
 //!
 //! What sqlparser 0.64 reads decides part of it: it does not parse
-//! `LOCK IN SHARE MODE`, a statement that starts with `TABLE`, or
+//! a statement that starts with `TABLE`, or
 //! `INSERT INTO t AS alias` with the SQLite dialect, so those are refused
 //! as unparseable before the rewrite sees them.
 
@@ -162,21 +162,57 @@ fn mysql_row_alias_upsert_is_refused_by_name() {
 }
 
 #[test]
-fn lock_in_share_mode_is_not_parsed_by_sqlparser() {
+fn lock_in_share_mode_is_read_as_for_share_and_rendered_back() {
     // sqlparser 0.64 reads `FOR UPDATE` and `FOR SHARE`, not MySQL's
     // `LOCK IN SHARE MODE` (which SeaORM's `lock_shared()` renders for
-    // MySQL, and the only shared lock MariaDB 10.11 has).
-    for sql in [
-        "SELECT * FROM leads LOCK IN SHARE MODE",
-        "SELECT * FROM leads WHERE id = 1 LOCK IN SHARE MODE",
-    ] {
-        let message = refused(DbBackend::MySql, sql, "unparseable");
-        assert!(message.contains("Expected: end of statement"), "{message}");
-    }
+    // MySQL, and the only shared lock MariaDB 10.11 has): the words are
+    // taken off, the query gets `FOR SHARE`, and MySQL output says it the
+    // way both servers read.
+    assert_eq!(
+        mysql("SELECT * FROM leads WHERE id = 1 LOCK IN SHARE MODE").unwrap(),
+        "SELECT * FROM `leads` WHERE (`id` = 1) AND `leads`.`entity_id` = ? LOCK IN SHARE MODE"
+    );
+    assert_eq!(
+        mysql("select * from leads lock in share mode;").unwrap(),
+        "SELECT * FROM `leads` WHERE `leads`.`entity_id` = ? LOCK IN SHARE MODE"
+    );
+    // A plain FOR SHARE too, which MariaDB would not read.
     assert_eq!(
         mysql("SELECT * FROM leads WHERE id = 1 FOR SHARE").unwrap(),
-        "SELECT * FROM `leads` WHERE (`id` = 1) AND `leads`.`entity_id` = ? FOR SHARE"
+        "SELECT * FROM `leads` WHERE (`id` = 1) AND `leads`.`entity_id` = ? LOCK IN SHARE MODE"
     );
+    // With NOWAIT or OF it stays FOR SHARE (MySQL 8 syntax).
+    assert!(
+        mysql("SELECT * FROM leads FOR SHARE NOWAIT")
+            .unwrap()
+            .ends_with("FOR SHARE NOWAIT")
+    );
+    // Not a MySQL form elsewhere, nor anywhere but at the end of a query.
+    for (backend, sql) in [
+        (
+            DbBackend::Postgres,
+            "SELECT * FROM leads LOCK IN SHARE MODE",
+        ),
+        (DbBackend::Sqlite, "SELECT * FROM leads LOCK IN SHARE MODE"),
+        (
+            DbBackend::MySql,
+            "SELECT * FROM (SELECT * FROM leads LOCK IN SHARE MODE) l",
+        ),
+        (
+            DbBackend::MySql,
+            "SELECT * FROM leads LOCK IN SHARE MODE FOR UPDATE",
+        ),
+        (DbBackend::MySql, "SELECT * FROM leads `LOCK` IN SHARE MODE"),
+    ] {
+        refused(backend, sql, "unparseable");
+    }
+    for sql in [
+        "SELECT * FROM leads FOR UPDATE LOCK IN SHARE MODE",
+        "DELETE FROM leads LOCK IN SHARE MODE",
+    ] {
+        let message = refused(DbBackend::MySql, sql, "construct");
+        assert!(message.contains("LOCK IN SHARE MODE"), "{sql}: {message}");
+    }
 }
 
 #[test]
@@ -212,13 +248,16 @@ fn table_statements_are_refused() {
 }
 
 #[test]
-fn merge_is_refused_as_a_statement() {
+fn merge_is_refused_by_name_with_its_reason() {
     let message = refused(
         DbBackend::Postgres,
         "MERGE INTO leads l USING accounts a ON a.id = l.account_id \
          WHEN MATCHED THEN UPDATE SET name = a.name \
          WHEN NOT MATCHED THEN INSERT (id, name) VALUES (a.id, a.name)",
-        "statement",
+        "construct",
     );
-    assert!(message.contains("`MERGE`"), "{message}");
+    assert!(
+        message.contains("MERGE") && message.contains("NOT MATCHED"),
+        "{message}"
+    );
 }
