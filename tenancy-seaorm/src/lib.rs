@@ -67,11 +67,15 @@
 //! - Reads: each reference to a scoped table, in FROM and every JOIN kind,
 //!   in subqueries anywhere, in CTEs and set operations, is restricted to
 //!   the tenant: `AND t.entity_id = ?` after the SELECT's whole condition
-//!   where no outer join can null-extend the table, and
-//!   `(SELECT * FROM t WHERE t.entity_id = ?) AS t` where one can (and for
-//!   `NATURAL` / `USING` joins). An `OR` in the user's condition can't widen
-//!   the scope, outer joins keep their meaning, and the database plans it
-//!   like a hand-written filter, with the same index.
+//!   where no outer join can null-extend the table (whether joined with
+//!   `ON`, `NATURAL` or `USING`); in the `ON` of the join that null-extends
+//!   it where that filters it exactly as filtering it first would (the
+//!   right side of a `LEFT JOIN`, the left table of a first `RIGHT JOIN`);
+//!   and `(SELECT * FROM t WHERE t.entity_id = ?) AS t` where no such `ON`
+//!   exists (`FULL` joins, the nullable side of a `NATURAL` / `USING` outer
+//!   join). An `OR` in the user's condition can't widen the scope, outer
+//!   joins keep their meaning, and the database plans it like a
+//!   hand-written filter, with the same index.
 //! - Inserts: the tenant column is added with the tenant's value; a value
 //!   the caller gives for it must equal the tenant; `INSERT ... SELECT` has
 //!   its SELECT scoped.

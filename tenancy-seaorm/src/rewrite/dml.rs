@@ -19,38 +19,19 @@
 
 use sqlparser::ast::{
     Assignment, AssignmentTarget, Delete, Expr, FromTable, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentList, FunctionArguments, Ident, Insert, JoinConstraint, JoinOperator,
-    ObjectName, ObjectNamePart, OnConflictAction, OnInsert, Query, SelectItem, SetExpr,
-    SqliteOnConflict, TableFactor, TableObject, TableWithJoins, Update, UpdateTableFromKind,
+    FunctionArgumentList, FunctionArguments, Ident, Insert, ObjectName, ObjectNamePart,
+    OnConflictAction, OnInsert, Query, SelectItem, SetExpr, SqliteOnConflict, TableFactor,
+    TableObject, Update, UpdateTableFromKind,
 };
 
-use super::{Rewriter, guarded, query::Scope};
-use crate::{Refusal, flavor::Flavor, rules::TableRule};
-
-/// What a write target is.
-enum Target {
-    /// A scoped table, with its tenant column.
-    Scoped { table: String, column: String },
-    /// A global table tenants may write.
-    Writable,
-}
+use super::{
+    Rewriter, guarded,
+    query::Scope,
+    targets::{OuterJoins, Target},
+};
+use crate::{Refusal, flavor::Flavor};
 
 impl Rewriter<'_> {
-    fn target(&mut self, name: &ObjectName) -> Result<Target, Refusal> {
-        self.relations.approve(name);
-        match self.registry.lookup(self.backend, name) {
-            Some((table, TableRule::Scoped { column })) => Ok(Target::Scoped {
-                table,
-                column: column.clone(),
-            }),
-            Some((_, TableRule::Global { writable: true })) => Ok(Target::Writable),
-            Some((table, TableRule::Global { writable: false })) => {
-                Err(Refusal::GlobalTableWrite(table))
-            }
-            None => Err(Refusal::UnregisteredTable(name.to_string())),
-        }
-    }
-
     pub(super) fn insert(&mut self, insert: &mut Insert, outer: &Scope) -> Result<(), Refusal> {
         if insert.replace_into || matches!(insert.or, Some(SqliteOnConflict::Replace)) {
             return Err(Refusal::Construct(
@@ -382,147 +363,6 @@ impl Rewriter<'_> {
         Ok(())
     }
 
-    /// The tables of an UPDATE or DELETE: each plain table that no outer
-    /// join null-extends gets a guard in WHERE. With
-    /// [`OuterJoins::GuardInOn`], a null-extended scoped table gets its
-    /// guard in the ON of the join that null-extends it, where that filters
-    /// it exactly as filtering it first would (as a SELECT's FROM does:
-    /// the right side of a LEFT JOIN, the left table of a first RIGHT
-    /// JOIN); any other outer join is refused (a guard in WHERE on the
-    /// nullable side would change the statement's meaning). Subqueries in
-    /// the list are scoped as reads. Returns each plain table by the name
-    /// that qualifies it here (alias, else table name) with whether it may
-    /// be written (a read-only global is `Err`, refused only if it is a
-    /// target) and whether it is null-extended.
-    fn write_targets(
-        &mut self,
-        items: &mut [TableWithJoins],
-        scope: &Scope,
-        guards: &mut Vec<Expr>,
-        outer_joins: OuterJoins,
-    ) -> Result<Vec<Joined>, Refusal> {
-        let mut tables = Vec::new();
-        for item in items.iter_mut() {
-            let nullable = self.nullable_sides(item, outer_joins)?;
-            // The caller's ON clauses first, so their subqueries are scoped
-            // before any guard joins them.
-            for join in &mut item.joins {
-                self.nested(&mut join.join_operator, scope)?;
-            }
-            for (i, nullable) in nullable.into_iter().enumerate() {
-                let on = on_that_filters(i, &item.joins);
-                let factor = match i {
-                    0 => &mut item.relation,
-                    _ => &mut item.joins[i - 1].relation,
-                };
-                match factor {
-                    TableFactor::Table {
-                        name,
-                        alias,
-                        args: None,
-                        version: None,
-                        ..
-                    } => {
-                        let (qualifier, key) = match alias {
-                            Some(a) => (
-                                ObjectName(vec![ObjectNamePart::Identifier(a.name.clone())]),
-                                self.table_key(&a.name),
-                            ),
-                            None => {
-                                let key = match name.0.last() {
-                                    Some(ObjectNamePart::Identifier(i)) => self.table_key(i),
-                                    _ => String::new(),
-                                };
-                                (name.clone(), key)
-                            }
-                        };
-                        let target = match self.target(name) {
-                            Ok(target) => Ok(target),
-                            Err(refusal @ Refusal::GlobalTableWrite(_)) => Err(refusal),
-                            Err(refusal) => return Err(refusal),
-                        };
-                        if let Ok(Target::Scoped { column, .. }) = &target {
-                            let guard = self.tenant_predicate(&qualifier, column);
-                            if !nullable {
-                                guards.push(guard);
-                            } else if let Some(j) = on {
-                                add_to_on(&mut item.joins[j].join_operator, guard);
-                            } else {
-                                return Err(Refusal::Construct(format!(
-                                    "`{name}` on the nullable side of an outer join in an \
-                                     UPDATE, where no join's ON can guard it"
-                                )));
-                            }
-                        }
-                        tables.push(Joined {
-                            key,
-                            target,
-                            nullable,
-                        });
-                    }
-                    TableFactor::Derived { subquery, .. } => self.query(subquery, scope)?,
-                    _ => {
-                        return Err(Refusal::Construct(
-                            "this table in an UPDATE or DELETE".into(),
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(tables)
-    }
-
-    /// Which tables of `item` (0 the first, `i` the right operand of join
-    /// `i - 1`) an outer join null-extends; refuses the joins a write can't
-    /// have.
-    fn nullable_sides(
-        &self,
-        item: &TableWithJoins,
-        outer_joins: OuterJoins,
-    ) -> Result<Vec<bool>, Refusal> {
-        use JoinOperator as J;
-        let mut nullable = vec![false; item.joins.len() + 1];
-        for (k, join) in item.joins.iter().enumerate() {
-            let i = k + 1;
-            match (&join.join_operator, outer_joins) {
-                (J::Join(_) | J::Inner(_) | J::CrossJoin(_) | J::StraightJoin(_), _) => {}
-                (
-                    J::Left(JoinConstraint::On(_)) | J::LeftOuter(JoinConstraint::On(_)),
-                    OuterJoins::GuardInOn,
-                ) => {
-                    nullable[i] = true;
-                }
-                (
-                    J::Right(JoinConstraint::On(_)) | J::RightOuter(JoinConstraint::On(_)),
-                    OuterJoins::GuardInOn,
-                ) => {
-                    nullable[..i].iter_mut().for_each(|n| *n = true);
-                }
-                (
-                    J::Left(_) | J::LeftOuter(_) | J::Right(_) | J::RightOuter(_),
-                    OuterJoins::GuardInOn,
-                ) => {
-                    return Err(Refusal::Construct(
-                        "an outer join with NATURAL or USING in a multi-table UPDATE (the \
-                         nullable side's guard needs an ON)"
-                            .into(),
-                    ));
-                }
-                (_, OuterJoins::GuardInOn) => {
-                    return Err(Refusal::Construct(
-                        "this join operator in a multi-table UPDATE".into(),
-                    ));
-                }
-                (_, OuterJoins::Refused) => {
-                    return Err(Refusal::Construct(
-                        "an outer join in a multi-table DELETE".into(),
-                    ));
-                }
-            }
-        }
-        Ok(nullable)
-    }
-
     /// Scopes the values of SET assignments and checks any that set the
     /// tenant column. A qualified assignment must name one of the guarded
     /// targets (`qualifiers`: each target's alias, else its table name):
@@ -749,65 +589,6 @@ impl Rewriter<'_> {
             }
             // Never leave the placeholder `(SELECT 1)` in place.
             _ => Err(Refusal::Construct("INSERT ... SELECT wrapper".into())),
-        }
-    }
-}
-
-/// Whether an UPDATE may have outer joins (guarded in their ON) or none.
-#[derive(Clone, Copy)]
-enum OuterJoins {
-    GuardInOn,
-    Refused,
-}
-
-/// A plain table of an UPDATE's or DELETE's join.
-struct Joined {
-    /// The name that qualifies it here (alias, else table name), as a key.
-    key: String,
-    /// Whether it may be written; a read-only global is `Err`.
-    target: Result<Target, Refusal>,
-    /// Whether an outer join null-extends it (then it is only read).
-    nullable: bool,
-}
-
-/// The join whose ON filters null-extended table `i` exactly as filtering
-/// it first would: the right operand's own inner or left join, or a first
-/// RIGHT JOIN for the leftmost table. Mirrors query.rs's `guard_place`,
-/// with only the joins [`Rewriter::nullable_sides`] lets through.
-fn on_that_filters(i: usize, joins: &[sqlparser::ast::Join]) -> Option<usize> {
-    use JoinOperator as J;
-    let j = i.saturating_sub(1);
-    let filters = match (i, &joins.get(j)?.join_operator) {
-        (0, J::Right(JoinConstraint::On(_)) | J::RightOuter(JoinConstraint::On(_))) => true,
-        (0, _) => false,
-        (
-            _,
-            J::Join(JoinConstraint::On(_))
-            | J::Inner(JoinConstraint::On(_))
-            | J::Left(JoinConstraint::On(_))
-            | J::LeftOuter(JoinConstraint::On(_))
-            | J::StraightJoin(JoinConstraint::On(_)),
-        ) => true,
-        _ => false,
-    };
-    filters.then_some(j)
-}
-
-/// `ON (cond) AND guard`; only called where [`on_that_filters`] found an ON.
-fn add_to_on(operator: &mut JoinOperator, guard: Expr) {
-    use JoinOperator as J;
-    if let J::Join(JoinConstraint::On(on))
-    | J::Inner(JoinConstraint::On(on))
-    | J::Left(JoinConstraint::On(on))
-    | J::LeftOuter(JoinConstraint::On(on))
-    | J::StraightJoin(JoinConstraint::On(on))
-    | J::Right(JoinConstraint::On(on))
-    | J::RightOuter(JoinConstraint::On(on)) = operator
-    {
-        let null = Expr::Value(sqlparser::ast::Value::Null.with_empty_span());
-        let cond = std::mem::replace(on, null);
-        if let Some(both) = guarded(Some(cond), vec![guard]) {
-            *on = both;
         }
     }
 }

@@ -21,6 +21,7 @@ mod lexical;
 mod lint;
 mod query;
 mod share_mode;
+mod targets;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

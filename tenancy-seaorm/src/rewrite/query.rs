@@ -562,7 +562,7 @@ impl VisitorMut for Nested<'_, '_> {
 
 /// Where the guard of FROM item `i` (0 is the first table, `i` the right
 /// operand of join `i - 1`) goes.
-enum GuardPlace {
+pub(super) enum GuardPlace {
     /// The SELECT's WHERE: no outer join null-extends the table.
     Where,
     /// The ON of join `j`, which filters the table exactly as filtering it
@@ -575,7 +575,7 @@ enum GuardPlace {
     Derived,
 }
 
-fn guard_place(i: usize, nullable: bool, joins: &[sqlparser::ast::Join]) -> GuardPlace {
+pub(super) fn guard_place(i: usize, nullable: bool, joins: &[sqlparser::ast::Join]) -> GuardPlace {
     if !nullable {
         return GuardPlace::Where;
     }
@@ -629,7 +629,7 @@ fn on_filters_left_side(operator: &JoinOperator) -> bool {
 
 /// `ON (cond) AND guard`; only called where [`on_filters_right_side`] or
 /// [`on_filters_left_side`] holds.
-fn add_to_on(operator: &mut JoinOperator, guard: Expr) {
+pub(super) fn add_to_on(operator: &mut JoinOperator, guard: Expr) {
     if let JoinOperator::Join(JoinConstraint::On(on))
     | JoinOperator::Inner(JoinConstraint::On(on))
     | JoinOperator::Left(JoinConstraint::On(on))
