@@ -22,7 +22,31 @@
 use sea_orm::ConnectionTrait;
 use tenancy_core::{TenantId, TenantKeyKind};
 
-use crate::{Backend, exec};
+use crate::{Backend, TestDb, exec, fresh_db};
+
+/// A fresh database with the fixture tables and `seed` run in it: the
+/// shared database D (`only: None`), or D|t (`only: Some(t)`), a copy
+/// that keeps only tenant `t`'s rows of `accounts` and `leads`, whose
+/// tenant column defaults to `t`. The isolation tests judge a scoped
+/// connection on D by running the same statement on D|t.
+pub async fn seeded(backend: Backend, only: Option<i64>, seed: &[&str]) -> TestDb {
+    let db = fresh_db(backend).await;
+    let schema = match only {
+        Some(t) => Schema::new().tenant_default(t),
+        None => Schema::new(),
+    };
+    schema.create(&db.conn).await;
+    for sql in seed {
+        exec(&db.conn, sql).await;
+    }
+    if let Some(t) = only {
+        for table in ["leads", "accounts"] {
+            let sql = format!("DELETE FROM {table} WHERE entity_id <> {t}");
+            exec(&db.conn, &sql).await;
+        }
+    }
+    db
+}
 
 /// The DDL of the fixture tables: `regions`, `accounts`, `leads`, `calls`,
 /// and an index on each scoped table's (tenant column, id).

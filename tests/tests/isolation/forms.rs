@@ -11,8 +11,7 @@
 
 use sea_orm::{ConnectionTrait, Statement};
 use tenancy_seaorm::{Refusal, TableRegistry, TenantConnection};
-use tenancy_testkit::fixtures::Schema;
-use tenancy_testkit::{Backend, TestDb, backends, exec, fresh_db, rows, try_rows};
+use tenancy_testkit::{Backend, TestDb, backends, exec, rows, try_rows};
 
 const T: i64 = 2;
 
@@ -118,25 +117,7 @@ fn registry() -> TableRegistry {
 }
 
 async fn database(backend: Backend, only: Option<i64>) -> TestDb {
-    let db = fresh_db(backend).await;
-    let schema = match only {
-        Some(t) => Schema::new().tenant_default(t),
-        None => Schema::new(),
-    };
-    schema.create(&db.conn).await;
-    for sql in SEED {
-        exec(&db.conn, sql).await;
-    }
-    if let Some(t) = only {
-        for table in ["leads", "accounts"] {
-            exec(
-                &db.conn,
-                &format!("DELETE FROM {table} WHERE entity_id <> {t}"),
-            )
-            .await;
-        }
-    }
-    db
+    tenancy_testkit::fixtures::seeded(backend, only, SEED).await
 }
 
 /// Every row of both tables, ordered, with a filter on the tenant column.

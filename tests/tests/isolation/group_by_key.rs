@@ -14,8 +14,8 @@ use sea_orm::{
     QueryTrait, RelationTrait,
 };
 use tenancy_seaorm::{TableRegistry, TenantConnection};
-use tenancy_testkit::fixtures::{Schema, account, lead};
-use tenancy_testkit::{Backend, backends, exec, fresh_db, rows_sorted, try_rows, try_rows_of};
+use tenancy_testkit::fixtures::{account, lead};
+use tenancy_testkit::{Backend, backends, rows_sorted, try_rows, try_rows_of};
 
 const T: i64 = 2;
 
@@ -83,25 +83,7 @@ const FULL: &[&str] = &[
 const FULL_KEY_ONLY: &str = "SELECT a.id, a.name, count(l.id) AS n FROM leads l FULL JOIN accounts a ON a.id = l.account_id GROUP BY a.id";
 
 async fn database(backend: Backend, only: Option<i64>) -> tenancy_testkit::TestDb {
-    let db = fresh_db(backend).await;
-    let schema = match only {
-        Some(t) => Schema::new().tenant_default(t),
-        None => Schema::new(),
-    };
-    schema.create(&db.conn).await;
-    for sql in SEED {
-        exec(&db.conn, sql).await;
-    }
-    if let Some(t) = only {
-        for table in ["leads", "accounts"] {
-            exec(
-                &db.conn,
-                &format!("DELETE FROM {table} WHERE entity_id <> {t}"),
-            )
-            .await;
-        }
-    }
-    db
+    tenancy_testkit::fixtures::seeded(backend, only, SEED).await
 }
 
 /// `account.id, account.name, count(lead.id)` grouped by the account's key,
@@ -131,34 +113,13 @@ async fn group_by_a_key_through_joins_equals_the_tenants_own_copy() {
             database(backend, None).await,
             database(backend, Some(T)).await,
         );
-        let registry = TableRegistry::builder()
-            .scoped_table("accounts")
-            .scoped_table("leads")
-            .build()
-            .unwrap();
-        let scoped = TenantConnection::new(shared.conn.clone(), registry, T);
-        for sql in QUERIES {
-            // MySQL with ONLY_FULL_GROUP_BY and SQLite accept these too; the
-            // point is that every backend answers as on the copy.
-            let expected = try_rows(&only.conn, sql)
-                .await
-                .unwrap_or_else(|e| panic!("{backend} on D|t: {sql}: {e}"));
-            let got = try_rows(&scoped, sql)
-                .await
-                .unwrap_or_else(|e| panic!("{backend} scoped: {sql}: {e}"));
-            assert_eq!(sorted(got), sorted(expected), "{backend}: {sql}");
-        }
+        let scoped = TenantConnection::new(shared.conn.clone(), registry(), T);
+        // MySQL with ONLY_FULL_GROUP_BY and SQLite accept these too; the
+        // point is that every backend answers as on the copy.
+        each_as_on_the_copy(backend, &scoped, &only, QUERIES).await;
         let outer_joins = has_right_and_full_join(backend, &only.conn).await;
         if outer_joins {
-            for sql in RIGHT_USING {
-                let expected = try_rows(&only.conn, sql)
-                    .await
-                    .unwrap_or_else(|e| panic!("{backend} on D|t: {sql}: {e}"));
-                let got = try_rows(&scoped, sql)
-                    .await
-                    .unwrap_or_else(|e| panic!("{backend} scoped: {sql}: {e}"));
-                assert_eq!(sorted(got), sorted(expected), "{backend}: {sql}");
-            }
+            each_as_on_the_copy(backend, &scoped, &only, RIGHT_USING).await;
         }
         for join in [JoinType::LeftJoin, JoinType::InnerJoin, JoinType::RightJoin] {
             if join == JoinType::RightJoin && !outer_joins {
@@ -203,21 +164,8 @@ async fn group_by_through_a_full_join_lists_the_grouped_columns() {
             only_cleanup(shared, only).await;
             continue;
         }
-        let registry = TableRegistry::builder()
-            .scoped_table("accounts")
-            .scoped_table("leads")
-            .build()
-            .unwrap();
-        let scoped = TenantConnection::new(shared.conn.clone(), registry, T);
-        for sql in FULL {
-            let expected = try_rows(&only.conn, sql)
-                .await
-                .unwrap_or_else(|e| panic!("{backend} on D|t: {sql}: {e}"));
-            let got = try_rows(&scoped, sql)
-                .await
-                .unwrap_or_else(|e| panic!("{backend} scoped: {sql}: {e}"));
-            assert_eq!(sorted(got), sorted(expected), "{backend}: {sql}");
-        }
+        let scoped = TenantConnection::new(shared.conn.clone(), registry(), T);
+        each_as_on_the_copy(backend, &scoped, &only, FULL).await;
         // The documented limit: on PostgreSQL the key alone is not enough
         // through a FULL JOIN (both sides are derived tables). It fails in
         // the database, never returns other rows. SQLite accepts it.
@@ -307,12 +255,7 @@ async fn seaorm_related_selects_grouped_by_a_key_equal_the_tenants_own_copy() {
             database(backend, None).await,
             database(backend, Some(T)).await,
         );
-        let registry = TableRegistry::builder()
-            .scoped_table("accounts")
-            .scoped_table("leads")
-            .build()
-            .unwrap();
-        let scoped = TenantConnection::new(shared.conn.clone(), registry, T);
+        let scoped = TenantConnection::new(shared.conn.clone(), registry(), T);
         assert_eq!(
             also_related_by_account(&scoped).await,
             also_related_by_account(&only.conn).await,
@@ -333,6 +276,33 @@ async fn seaorm_related_selects_grouped_by_a_key_equal_the_tenants_own_copy() {
         assert!(!expected.is_empty(), "{backend}");
         assert_eq!(sorted(got), sorted(expected), "{backend}: {statement}");
         only_cleanup(shared, only).await;
+    }
+}
+
+fn registry() -> TableRegistry {
+    TableRegistry::builder()
+        .scoped_table("accounts")
+        .scoped_table("leads")
+        .build()
+        .unwrap()
+}
+
+/// Each statement returns on the scoped connection what it returns on the
+/// tenant's own copy, in any order.
+async fn each_as_on_the_copy(
+    backend: Backend,
+    scoped: &TenantConnection,
+    only: &tenancy_testkit::TestDb,
+    statements: &[&str],
+) {
+    for sql in statements {
+        let expected = try_rows(&only.conn, sql)
+            .await
+            .unwrap_or_else(|e| panic!("{backend} on D|t: {sql}: {e}"));
+        let got = try_rows(scoped, sql)
+            .await
+            .unwrap_or_else(|e| panic!("{backend} scoped: {sql}: {e}"));
+        assert_eq!(sorted(got), sorted(expected), "{backend}: {sql}");
     }
 }
 
