@@ -61,14 +61,14 @@ pub(crate) fn plan(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
         // Decided after the round trip, from its tokens.
         Flavor::Postgres | Flavor::Sqlite => (numbered, Params::AsGiven),
     };
-    let tokens = round_trip(
+    let tenant_bound = round_trip(
         rules,
-        dialect,
         backend,
         &sql,
         &params,
         placeholders,
         &statement,
+        Some(&scoped.tenant),
     )?;
     // Bind the tenant only when the SQL uses it (an insert that names its
     // own tenant, or a read of global tables only, does not). An extra
@@ -77,7 +77,7 @@ pub(crate) fn plan(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
     // SQL sent on the plain connection would then fail. The output parsed
     // back to the checked tree, so its tokens say what the tree holds.
     let params = match params {
-        Params::AsGiven if mentions(&tokens, &scoped.tenant) => Params::AppendTenant,
+        Params::AsGiven if tenant_bound => Params::AppendTenant,
         other => other,
     };
 
@@ -118,15 +118,7 @@ pub(crate) fn read(rules: &Rules, backend: Flavor, sql: &str) -> Result<Plan, Re
         Flavor::Postgres => (numbered, Params::AsGiven),
     };
     let checked = Statement::Query(query);
-    let _tokens = round_trip(
-        rules,
-        dialect,
-        backend,
-        &sql,
-        &params,
-        placeholders,
-        &checked,
-    )?;
+    round_trip(rules, backend, &sql, &params, placeholders, &checked, None)?;
     Ok(Plan {
         sql,
         params,
@@ -337,16 +329,18 @@ fn positional(
 }
 
 /// Parses the output again and insists on the same tree: the database must
-/// read what we checked, never something the renderer got wrong.
+/// read what we checked, never something the renderer got wrong. Returns
+/// whether the text holds `tenant`'s placeholder.
 fn round_trip(
     rules: &Rules,
-    dialect: &dyn Dialect,
     backend: Flavor,
     sql: &str,
     params: &Params,
     n: usize,
     expected: &Statement,
-) -> Result<Vec<Token>, Refusal> {
+    tenant: Option<&str>,
+) -> Result<bool, Refusal> {
+    let dialect = backend.dialect();
     let broken = || Refusal::Construct("a statement that does not survive re-rendering".into());
     let mut tokens = match params {
         // Plain `?` in the output: number them again, then map below.
@@ -361,13 +355,14 @@ fn round_trip(
         }
     };
     lexical::check_output(backend, &tokens, &rules.allowed_functions)?;
-    // What the caller may still need of the tokens, before the parser
-    // takes them.
-    let placeholders: Vec<Token> = tokens
-        .iter()
-        .filter(|t| matches!(t.token, Token::Placeholder(_)))
-        .map(|t| t.token.clone())
-        .collect();
+    // Whether the tenant's placeholder is in the text, asked before the
+    // parser takes the tokens; once the text parses back to the checked
+    // tree, that is whether the tree binds the tenant.
+    let tenant_bound = tenant.is_some_and(|tenant| {
+        tokens
+            .iter()
+            .any(|t| matches!(&t.token, Token::Placeholder(p) if p == tenant))
+    });
     let shared = share_mode::strip(backend, &mut tokens);
     let mut again = Parser::new(dialect)
         .with_options(parser_options())
@@ -394,17 +389,10 @@ fn round_trip(
         }
     }
     if again.len() == 1 && &again[0] == expected {
-        Ok(placeholders)
+        Ok(tenant_bound)
     } else {
         Err(broken())
     }
-}
-
-/// Whether the placeholder token `placeholder` is among `placeholders`.
-fn mentions(placeholders: &[Token], placeholder: &str) -> bool {
-    placeholders
-        .iter()
-        .any(|t| matches!(t, Token::Placeholder(p) if p == placeholder))
 }
 
 /// An empty token buffer sized for `sql`, so tokenizing doesn't grow it
